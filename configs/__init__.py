@@ -1,0 +1,1 @@
+"""Configuration files, installed as package data under ``pipeline.configs``."""

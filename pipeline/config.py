@@ -1,0 +1,134 @@
+"""Configuration: YAML data merged over configs/default.yaml and validated at start-up.
+
+Every key must exist in the defaults and have the same type; a bad key or value
+raises ConfigError with a one-line message naming the key.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from importlib import resources
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration problem a user can fix; the message names the key."""
+
+
+CHOICES = {
+    "pii.operator": {"tag", "mask", "pseudonym", "surrogate"},
+    "voice.mode": {"speaker", "utterance"},
+    "redaction.audio": {"silence", "tone"},
+    "asr.compute_type": {"int8", "int8_float32", "int16", "float32", "float16", "int8_float16", "default"},
+}
+
+POSITIVE = {
+    "audio.sample_rate", "audio.max_duration_s", "audio.max_file_bytes", "asr.beam_size",
+    "asr.progress_every", "voice.f0_min_hz", "voice.f0_max_hz", "voice.f0_spread_min",
+    "voice.f0_spread_max", "voice.formant_min", "voice.formant_max", "voice.frame_period_ms",
+    "redaction.tone_hz", "identity.key_bytes", "output.max_shard_bytes", "output.max_shard_records",
+}
+
+RANGES = [("voice.f0_min_hz", "voice.f0_max_hz"), ("voice.f0_spread_min", "voice.f0_spread_max"),
+          ("voice.formant_min", "voice.formant_max")]
+
+
+def load_named(name: str) -> dict:
+    """A YAML file shipped in configs/ (installed as pipeline.configs)."""
+    text = resources.files("pipeline.configs").joinpath(name).read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+def defaults() -> dict:
+    return load_named("default.yaml")
+
+
+def _read_yaml(path: str) -> dict:
+    from apache_beam.io.filesystems import FileSystems
+
+    try:
+        with FileSystems.open(path) as f:
+            data = yaml.safe_load(f.read().decode("utf-8"))
+    except (OSError, IOError) as e:
+        raise ConfigError(f"config file {path} cannot be read: {type(e).__name__}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping at the top level")
+    return data
+
+
+def _merge(base: Any, override: Any, path: str) -> Any:
+    if isinstance(base, dict):
+        if not isinstance(override, dict):
+            raise ConfigError(f"config key '{path}' must be a mapping")
+        free_form = path in {"pii.operators"}
+        merged = copy.deepcopy(base)
+        for key, value in override.items():
+            sub = f"{path}.{key}" if path else str(key)
+            if free_form:
+                merged[key] = value
+            elif key not in base:
+                raise ConfigError(f"unknown config key '{sub}'")
+            else:
+                merged[key] = _merge(base[key], value, sub)
+        return merged
+    if isinstance(base, bool) or isinstance(override, bool):
+        if not (isinstance(base, bool) and isinstance(override, bool)):
+            raise ConfigError(f"config key '{path}' must be {type(base).__name__}, got {override!r}")
+        return override
+    if isinstance(base, float) and isinstance(override, int):
+        return float(override)
+    if isinstance(base, list):
+        if not isinstance(override, list):
+            raise ConfigError(f"config key '{path}' must be a list")
+        return list(override)
+    if not isinstance(override, type(base)):
+        raise ConfigError(f"config key '{path}' must be {type(base).__name__}, got {override!r}")
+    return override
+
+
+def _get(cfg: dict, dotted: str) -> Any:
+    node = cfg
+    for part in dotted.split("."):
+        node = node[part]
+    return node
+
+
+def validate(cfg: dict) -> dict:
+    for key, allowed in CHOICES.items():
+        if _get(cfg, key) not in allowed:
+            raise ConfigError(f"config key '{key}' must be one of {sorted(allowed)}, got {_get(cfg, key)!r}")
+    for key in POSITIVE:
+        if not _get(cfg, key) > 0:
+            raise ConfigError(f"config key '{key}' must be positive, got {_get(cfg, key)!r}")
+    for low, high in RANGES:
+        if _get(cfg, low) > _get(cfg, high):
+            raise ConfigError(f"config key '{low}' must not exceed '{high}'")
+    for entity, operator in cfg["pii"]["operators"].items():
+        if operator not in CHOICES["pii.operator"]:
+            raise ConfigError(f"config key 'pii.operators.{entity}' must be one of "
+                              f"{sorted(CHOICES['pii.operator'])}, got {operator!r}")
+    if cfg["redaction"]["pad_ms"] < 0:
+        raise ConfigError("config key 'redaction.pad_ms' must not be negative")
+    return cfg
+
+
+def load(path: str | None = None, overrides: dict | None = None) -> dict:
+    """The effective configuration: defaults, then the file at `path`, then `overrides`."""
+    cfg = defaults()
+    if path:
+        cfg = _merge(cfg, _read_yaml(path), "")
+    if overrides:
+        cfg = _merge(cfg, overrides, "")
+    return validate(cfg)
+
+
+def digest(cfg: dict) -> str:
+    """sha256 of the canonical JSON form, recorded in the run report."""
+    return hashlib.sha256(json.dumps(cfg, sort_keys=True, separators=(",", ":")).encode()).hexdigest()

@@ -1,0 +1,112 @@
+"""The pipeline graph, wired top to bottom in one place."""
+from __future__ import annotations
+
+import json
+import posixpath
+from dataclasses import dataclass
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline.report import Finalize, SumCounts
+from transforms.asr import Transcribe
+from transforms.audio_io import DecodeAudio
+from transforms.ingest import KeepOnePerKey, ParseManifestLine, ToRecord, entry_from_file
+from transforms.pii import RedactTranscript
+from transforms.redact_audio import RedactAudio
+from transforms.shards import BuildShardEntry, WriteShard, assign_shards
+from transforms.stage import QUARANTINE
+from transforms.voice import ConvertVoice
+
+
+@dataclass
+class RunSpec:
+    input: str
+    output: str
+    config: dict
+    secret: bytes
+    local_workers: int = 1
+    run_info: dict | None = None
+
+
+def is_manifest(path: str) -> bool:
+    return path.endswith((".jsonl", ".json", ".ndjson"))
+
+
+def list_audio_files(root: str, extensions: list[str]) -> list[str]:
+    pattern = root.rstrip("/") + "/**"
+    found = FileSystems.match([pattern])[0].metadata_list
+    return sorted(m.path for m in found if m.path.lower().endswith(tuple(e.lower() for e in extensions)))
+
+
+def _stage(pcoll, label: str, dofn):
+    """Apply a Stage; returns (main output, quarantine output)."""
+    result = pcoll | label >> beam.ParDo(dofn).with_outputs(QUARANTINE, main="ok")
+    return result.ok, result[QUARANTINE]
+
+
+def build(p: beam.Pipeline, spec: RunSpec):
+    cfg = spec.config
+    key_bytes = cfg["identity"]["key_bytes"]
+    voice_mode = cfg["voice"]["mode"]
+    quarantines = []
+
+    if is_manifest(spec.input):
+        parsed = (p
+                  | "ReadManifest" >> beam.io.ReadFromText(spec.input, coder=beam.coders.BytesCoder())
+                  | "ParseLines" >> beam.ParDo(ParseManifestLine(posixpath.dirname(spec.input), spec.secret,
+                                                                 key_bytes)).with_outputs(QUARANTINE, main="ok"))
+        entries = parsed.ok
+        quarantines.append(parsed[QUARANTINE])
+        inputs = (parsed.ok, parsed[QUARANTINE]) | "AllParsed" >> beam.Flatten()
+    else:
+        root = spec.input.rstrip("/")
+        files = list_audio_files(root, cfg["input"]["audio_extensions"])
+        entries = p | "ListFolder" >> beam.Create([entry_from_file(f, root) for f in files])
+        inputs = entries
+
+    records = entries | "Pseudonymise" >> beam.ParDo(ToRecord(spec.secret, key_bytes, voice_mode))
+    unique = (records
+              | "KeyById" >> beam.Map(lambda r: (r.key, r))
+              | "GroupById" >> beam.GroupByKey()
+              | "KeepOnePerId" >> beam.ParDo(KeepOnePerKey()).with_outputs(QUARANTINE, main="ok"))
+    quarantines.append(unique[QUARANTINE])
+
+    decoded, q = _stage(unique.ok, "Decode", DecodeAudio(cfg["audio"]))
+    quarantines.append(q)
+    transcribed, q = _stage(decoded, "Transcribe", Transcribe(cfg["asr"], spec.local_workers))
+    quarantines.append(q)
+    redacted_text, q = _stage(transcribed, "RedactTranscript", RedactTranscript(cfg["pii"], spec.secret))
+    quarantines.append(q)
+    converted, q = _stage(redacted_text, "ConvertVoice", ConvertVoice(cfg["voice"]))
+    quarantines.append(q)
+    redacted, q = _stage(converted, "RedactAudio", RedactAudio(cfg["redaction"]))
+    quarantines.append(q)
+    shard_entries, q = _stage(redacted, "Encode",
+                              BuildShardEntry(cfg["identity"]["metadata_allowlist"], voice_mode))
+    quarantines.append(q)
+
+    out = cfg["output"]
+    assignment = (shard_entries
+                  | "Sizes" >> beam.Map(lambda e: (e.key, e.tar_bytes))
+                  | "AllSizes" >> beam.combiners.ToList()
+                  | "AssignShards" >> beam.Map(assign_shards, out["max_shard_bytes"], out["max_shard_records"]))
+    shards = (shard_entries
+              | "ToShard" >> beam.Map(lambda e, a: (a[e.key], e), beam.pvalue.AsSingleton(assignment))
+              | "GroupByShard" >> beam.GroupByKey()
+              | "WriteShards" >> beam.ParDo(WriteShard(spec.output)))
+
+    quarantine = tuple(quarantines) | "AllQuarantined" >> beam.Flatten()
+    events = (
+        (inputs | "CountInputs" >> beam.Map(lambda _: {"inputs": 1})),
+        (decoded | "CountSecondsIn" >> beam.Map(lambda r: {"seconds_in": r.duration_in})),
+        (shard_entries | "CountPii" >> beam.Map(lambda e: {"pii": json.loads(e.meta)["pii"]})),
+    ) | "AllEvents" >> beam.Flatten()
+    counts = events | "SumCounts" >> beam.CombineGlobally(SumCounts())
+
+    return (p
+            | "Once" >> beam.Create([None])
+            | "Finalize" >> beam.ParDo(Finalize(spec.output, spec.run_info or {}),
+                                       beam.pvalue.AsSingleton(counts),
+                                       beam.pvalue.AsList(shards),
+                                       beam.pvalue.AsList(quarantine)))

@@ -1,0 +1,96 @@
+"""Runs the graph: Beam options, the output-folder guard, the summary line."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
+
+from pipeline import config as config_module
+from pipeline.graph import RunSpec, build, is_manifest
+from pipeline.models import PACKAGED_WHISPER
+from pipeline.report import AccountingError, package_versions
+
+log = logging.getLogger("deid")
+RUN_OUTPUTS = ["manifest.json", "run_report.json", "quarantine.jsonl", "shards"]
+
+
+class PipelineFailed(RuntimeError):
+    pass
+
+
+def beam_options(beam_args: list[str]) -> tuple[PipelineOptions, int]:
+    """Beam options with a local default that never tries to download the Prism runner."""
+    options = PipelineOptions(beam_args)
+    standard = options.view_as(StandardOptions)
+    direct = options.view_as(DirectOptions)
+    if not standard.runner:
+        standard.runner = "FnApiRunner"
+    local = standard.runner in ("FnApiRunner", "DirectRunner")
+    workers = direct.direct_num_workers if local and direct.direct_num_workers else 1
+    if local and workers > 1 and direct.direct_running_mode == "in_memory":
+        direct.direct_running_mode = "multi_processing"
+    return options, workers
+
+
+def guard_output(output: str, overwrite: bool) -> None:
+    """Never mix two runs: refuse a folder that holds one, or clear it when asked to."""
+    present = [name for name in RUN_OUTPUTS if FileSystems.exists(f"{output.rstrip('/')}/{name}")]
+    if present and not overwrite:
+        raise FileExistsError(f"output {output} already holds a run ({', '.join(present)}); "
+                              "choose another folder or pass --overwrite")
+    if present:
+        FileSystems.delete([f"{output.rstrip('/')}/{name}" for name in present])
+
+
+def check_input(path: str) -> None:
+    if is_manifest(path):
+        if not FileSystems.exists(path):
+            raise FileNotFoundError(f"input manifest {path} does not exist")
+    elif not FileSystems.match([path.rstrip("/") + "/*"])[0].metadata_list and not FileSystems.exists(path):
+        raise FileNotFoundError(f"input {path} is neither a .jsonl manifest nor a folder")
+
+
+def run_info(cfg: dict, secret_source: str, runner: str) -> dict:
+    model = cfg["asr"]["model"]
+    sha = PACKAGED_WHISPER[model]["sha256"] if model in PACKAGED_WHISPER else cfg["asr"]["model_sha256"]
+    return {
+        "config_sha256": config_module.digest(cfg),
+        "versions": package_versions(),
+        "models": {"asr": model, "asr_sha256": sha, "asr_compute_type": cfg["asr"]["compute_type"],
+                   "spacy": cfg["pii"]["spacy_model"]},
+        "voice_mode": cfg["voice"]["mode"],
+        "pii_operator": cfg["pii"]["operator"],
+        "secret_source": secret_source,
+        "runner": runner,
+    }
+
+
+def run_job(input_path: str, output: str, cfg: dict, secret: bytes, secret_source: str, beam_args: list[str],
+            overwrite: bool = False) -> dict:
+    check_input(input_path)
+    options, workers = beam_options(beam_args)
+    guard_output(output, overwrite)
+    runner = options.view_as(StandardOptions).runner
+    spec = RunSpec(input_path, output, cfg, secret, workers, run_info(cfg, secret_source, runner))
+    log.info("run: input %s -> output %s, runner %s, %d local worker(s)", input_path, output, runner, workers)
+    started = time.perf_counter()
+    pipeline = beam.Pipeline(options=options)
+    build(pipeline, spec)
+    try:
+        pipeline.run().wait_until_finish()
+    except Exception as error:  # noqa: BLE001 - Beam wraps worker errors; only safe text goes out
+        text = str(error)
+        if AccountingError.__name__ in text or "accounting failed" in text:
+            raise PipelineFailed(text[text.find("accounting failed"):].splitlines()[0]) from None
+        raise PipelineFailed(f"the pipeline failed ({type(error).__name__}); rerun with --debug for details") \
+            from error
+    with FileSystems.open(f"{output.rstrip('/')}/run_report.json") as f:
+        report = json.loads(f.read())
+    log.info("done in %.1f s: %d inputs, %d shipped, %d quarantined, %d opted out; %.1f s of audio shipped",
+             time.perf_counter() - started, report["inputs"], report["shipped"], report["quarantined"],
+             report["opted_out"], report["seconds_out"])
+    return report

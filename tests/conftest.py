@@ -1,0 +1,92 @@
+"""Shared fixtures: TTS speech made on the machine, and the heavy models loaded once per session."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from pipeline import config
+from pipeline.tts import synthesize
+
+SR = 16000
+TEST_SECRET = b"test-secret-7f3c9a1e5b2d4c6f8a0e"
+
+# Utterances for the end-to-end run: distinctive ids so that a leak is easy to find.
+E2E_UTTERANCES = [
+    {"id": "utt-orchid-4471", "speaker_id": "spk-walrus-8812", "account_id": "acct-quince-3390",
+     "voice": "en-us+m3", "text": "Hello, my name is Robert Johnson and my phone number is 415 555 0132.",
+     "pii": ["Robert", "Johnson", "4155550132"]},
+    {"id": "utt-orchid-4472", "speaker_id": "spk-walrus-8812", "account_id": "acct-quince-3390",
+     "voice": "en-us+m3", "text": "Please set an alarm for seven in the morning.", "pii": []},
+    {"id": "utt-falcon-9023", "speaker_id": "spk-heron-5567", "account_id": "acct-pewter-1184",
+     "voice": "en-us+f3", "text": "This is Jennifer Williams, call me back at 212 555 0199.",
+     "pii": ["Jennifer", "Williams", "2125550199"]},
+]
+
+
+@pytest.fixture(scope="session")
+def cfg():
+    return config.load()
+
+
+@pytest.fixture(scope="session")
+def speech():
+    """A function text, voice -> 16 kHz float32 speech, memoised."""
+    cache: dict = {}
+
+    def make(text: str, voice: str = "en-us+m3") -> np.ndarray:
+        if (text, voice) not in cache:
+            cache[(text, voice)] = synthesize(text, voice, SR)
+        return cache[(text, voice)]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def whisper(cfg):
+    from transforms.asr import load_whisper
+
+    return load_whisper(cfg["asr"], cpu_threads=2)
+
+
+@pytest.fixture(scope="session")
+def pii_detector(cfg):
+    from transforms.pii import PiiDetector
+
+    return PiiDetector(cfg["pii"])
+
+
+def write_wav(path, audio, rate=SR, subtype="PCM_16"):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    sf.write(path, audio, rate, subtype=subtype)
+
+
+@pytest.fixture(scope="session")
+def e2e(tmp_path_factory, speech):
+    """One real run of `python -m pipeline run` on TTS utterances with PII, plus one broken file."""
+    root = tmp_path_factory.mktemp("e2e")
+    inputs = root / "input"
+    lines = []
+    for u in E2E_UTTERANCES:
+        audio = np.concatenate([np.zeros(3200, np.float32), speech(u["text"], u["voice"]), np.zeros(3200, np.float32)])
+        write_wav(str(inputs / f"{u['id']}.wav"), audio)
+        lines.append({"id": u["id"], "audio": f"{u['id']}.wav", "speaker_id": u["speaker_id"],
+                      "account_id": u["account_id"], "device_id": "device-serial-ZX81-0042",
+                      "device_type": "speaker"})
+    (inputs / "garbage.wav").write_bytes(os.urandom(2048))
+    lines.append({"id": "utt-broken-0666", "audio": "garbage.wav", "speaker_id": "spk-walrus-8812"})
+    manifest = inputs / "manifest.jsonl"
+    manifest.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    secret_file = root / "secret.txt"
+    secret_file.write_bytes(TEST_SECRET)
+    output = root / "output"
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "run", "--input", str(manifest), "--output", str(output),
+         "--secret-file", str(secret_file)],
+        capture_output=True, text=True, timeout=900)
+    return {"output": output, "inputs": inputs, "result": result, "lines": lines, "secret": TEST_SECRET}

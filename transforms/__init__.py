@@ -1,0 +1,1 @@
+"""De-identification steps: each module holds a pure core and a thin Beam wrapper."""

@@ -1,0 +1,117 @@
+"""Decode and validate: audio bytes (wav, flac, ogg) to 16 kHz mono float32, or a reason to reject."""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from math import gcd
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+from transforms.records import Rejected
+from transforms.stage import Stage
+
+
+@dataclass(frozen=True)
+class AudioLimits:
+    sample_rate: int = 16000
+    min_duration_s: float = 0.2
+    max_duration_s: float = 1800.0
+    silence_dbfs: float = -70.0
+
+    @classmethod
+    def from_config(cls, audio_cfg: dict) -> "AudioLimits":
+        return cls(audio_cfg["sample_rate"], audio_cfg["min_duration_s"], audio_cfg["max_duration_s"],
+                   audio_cfg["silence_dbfs"])
+
+
+@dataclass
+class DecodedAudio:
+    samples: np.ndarray       # float32, mono, at limits.sample_rate
+    source_sample_rate: int
+    source_channels: int
+
+
+def decode_audio(data: bytes, limits: AudioLimits) -> DecodedAudio:
+    """Decode, check and resample. Raises Rejected with a specific reason."""
+    if not data:
+        raise Rejected("empty_file")
+    try:
+        info = sf.info(io.BytesIO(data))
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
+        raise Rejected("undecodable_audio") from None
+    if info.frames <= 0 or info.samplerate <= 0:
+        raise Rejected("no_samples")
+    if info.frames / info.samplerate > limits.max_duration_s:
+        raise Rejected("too_long")
+    try:
+        samples, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
+        raise Rejected("undecodable_audio") from None
+    if samples.shape[0] == 0:
+        raise Rejected("no_samples")
+    if not np.isfinite(samples).all():
+        raise Rejected("non_finite_samples")
+    mono = samples.mean(axis=1, dtype=np.float32) if samples.shape[1] > 1 else samples[:, 0]
+    mono = resample(mono, rate, limits.sample_rate)
+    duration = mono.shape[0] / limits.sample_rate
+    if duration < limits.min_duration_s:
+        raise Rejected("too_short")
+    rms = float(np.sqrt(np.mean(np.square(mono, dtype=np.float64))))
+    if rms <= 0.0 or 20.0 * np.log10(rms) < limits.silence_dbfs:
+        raise Rejected("silent")
+    peak = float(np.max(np.abs(mono)))
+    if peak > 1.0:
+        mono = mono / peak
+    return DecodedAudio(np.ascontiguousarray(mono, dtype=np.float32), int(rate), int(samples.shape[1]))
+
+
+def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    if rate_in == rate_out:
+        return samples.astype(np.float32, copy=False)
+    divisor = gcd(int(rate_in), int(rate_out))
+    return resample_poly(samples, rate_out // divisor, rate_in // divisor).astype(np.float32)
+
+
+def encode_flac(samples: np.ndarray, sample_rate: int) -> bytes:
+    """16-bit FLAC. libsndfile writes no timestamps, so equal samples give equal bytes."""
+    buffer = io.BytesIO()
+    clipped = np.clip(samples, -1.0, 1.0)
+    sf.write(buffer, clipped, sample_rate, format="FLAC", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+class DecodeAudio(Stage):
+    """Reads the file through Beam's FileSystems (local, gs://, ...) and decodes it."""
+
+    name = "decode"
+
+    def __init__(self, audio_cfg: dict):
+        super().__init__()
+        self.limits = AudioLimits.from_config(audio_cfg)
+        self.max_file_bytes = audio_cfg["max_file_bytes"]
+
+    def apply(self, record):
+        from apache_beam.io.filesystems import FileSystems
+
+        try:
+            found = FileSystems.match([record.audio_uri])[0].metadata_list
+        except Exception:  # noqa: BLE001 - any lookup failure means the file is not there for us
+            found = []
+        if not found:
+            raise Rejected("audio_not_found")
+        if found[0].size_in_bytes > self.max_file_bytes:
+            raise Rejected("file_too_large")
+        try:
+            with FileSystems.open(record.audio_uri) as f:
+                data = f.read()
+        except (OSError, IOError):
+            raise Rejected("audio_unreadable") from None
+        decoded = decode_audio(data, self.limits)
+        record.audio = decoded.samples
+        record.sample_rate = self.limits.sample_rate
+        record.source_sample_rate = decoded.source_sample_rate
+        record.source_channels = decoded.source_channels
+        record.duration_in = len(decoded.samples) / self.limits.sample_rate
+        yield record

@@ -1,0 +1,146 @@
+"""Input listing: manifest lines and folder files become SourceEntry objects, then Records.
+
+A manifest line is JSON with `id`, `audio` and `speaker_id` (required) and
+optional `account_id`, `transcript`, `language` and any other metadata.
+Relative audio paths are taken relative to the manifest's folder.
+"""
+from __future__ import annotations
+
+import json
+import posixpath
+from typing import Union
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+from apache_beam.pvalue import TaggedOutput
+
+from transforms.identity import Keyring
+from transforms.records import Quarantined, Record, SourceEntry
+from transforms.stage import METRICS_NAMESPACE, QUARANTINE
+
+KNOWN_FIELDS = {"id", "audio", "speaker_id", "account_id", "transcript", "language"}
+REQUIRED_FIELDS = ("id", "audio", "speaker_id")
+
+
+def _is_absolute(uri: str) -> bool:
+    return uri.startswith("/") or "://" in uri
+
+
+def join_uri(base_dir: str, path: str) -> str:
+    if _is_absolute(path) or not base_dir:
+        return path
+    if "://" in base_dir:
+        return base_dir.rstrip("/") + "/" + path
+    return posixpath.normpath(posixpath.join(base_dir, path))
+
+
+def parse_manifest_line(raw: bytes, base_dir: str, keyring: Keyring) -> Union[SourceEntry, Quarantined]:
+    """One JSONL line to an entry, or a quarantine record saying what is wrong with it."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return Quarantined(keyring.line_ref(raw), "ingest", "manifest_line_not_utf8")
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError:
+        return Quarantined(keyring.line_ref(raw), "ingest", "manifest_line_bad_json")
+    if not isinstance(obj, dict):
+        return Quarantined(keyring.line_ref(raw), "ingest", "manifest_line_not_object")
+    for name in REQUIRED_FIELDS:
+        value = obj.get(name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and name != "audio":
+            value = str(value)
+        if not isinstance(value, str) or not value.strip():
+            ref = keyring.record_key(str(obj["id"])) if name != "id" and isinstance(obj.get("id"), (str, int)) \
+                else keyring.line_ref(raw)
+            return Quarantined(ref, "ingest", f"missing_field_{name}")
+    optional = {}
+    for name in ("account_id", "transcript", "language"):
+        value = obj.get(name)
+        if value is None:
+            continue
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and name == "account_id":
+            value = str(value)
+        if not isinstance(value, str):
+            return Quarantined(keyring.record_key(str(obj["id"])), "ingest", f"bad_field_{name}")
+        optional[name] = value
+    metadata = {k: v for k, v in obj.items() if k not in KNOWN_FIELDS}
+    return SourceEntry(
+        source_id=str(obj["id"]),
+        audio_uri=join_uri(base_dir, obj["audio"]),
+        speaker_id=str(obj["speaker_id"]),
+        metadata=metadata,
+        **optional,
+    )
+
+
+def entry_from_file(path: str, root: str) -> SourceEntry:
+    """A file of a folder input: id = path relative to the folder, speaker = parent folder name."""
+    relative = path[len(root):].lstrip("/") if path.startswith(root) else posixpath.basename(path)
+    parent = posixpath.dirname(relative)
+    speaker = posixpath.basename(parent) if parent else "unknown"
+    return SourceEntry(source_id=relative, audio_uri=path, speaker_id=speaker)
+
+
+def to_record(entry: SourceEntry, keyring: Keyring, voice_mode: str) -> Record:
+    """Replace raw ids by keyed pseudonyms; from here on no raw id travels."""
+    voice_basis = ("speaker:" + entry.speaker_id) if voice_mode == "speaker" else ("utterance:" + entry.source_id)
+    return Record(
+        key=keyring.record_key(entry.source_id),
+        audio_uri=entry.audio_uri,
+        speaker=keyring.speaker_pseudonym(entry.speaker_id),
+        account=keyring.account_pseudonym(entry.account_id) if entry.account_id else None,
+        voice_seed=keyring.voice_seed(voice_basis),
+        supplied_transcript=entry.transcript,
+        language=entry.language,
+        metadata=entry.metadata,
+    )
+
+
+class ParseManifestLine(beam.DoFn):
+    """Manifest line bytes to SourceEntry; bad lines to the quarantine output."""
+
+    def __init__(self, base_dir: str, secret: bytes, key_bytes: int):
+        self.base_dir, self.secret, self.key_bytes = base_dir, secret, key_bytes
+
+    def setup(self):
+        self.keyring = Keyring(self.secret, self.key_bytes)
+
+    def process(self, raw: bytes):
+        if not raw.strip():
+            return
+        Metrics.counter(METRICS_NAMESPACE, "inputs").inc()
+        parsed = parse_manifest_line(raw, self.base_dir, self.keyring)
+        if isinstance(parsed, Quarantined):
+            Metrics.counter(METRICS_NAMESPACE, f"quarantined_{parsed.reason}").inc()
+            yield TaggedOutput(QUARANTINE, parsed)
+        else:
+            yield parsed
+
+
+class ToRecord(beam.DoFn):
+    def __init__(self, secret: bytes, key_bytes: int, voice_mode: str):
+        self.secret, self.key_bytes, self.voice_mode = secret, key_bytes, voice_mode
+
+    def setup(self):
+        self.keyring = Keyring(self.secret, self.key_bytes)
+
+    def process(self, entry: SourceEntry):
+        yield to_record(entry, self.keyring, self.voice_mode)
+
+
+def _preference(record: Record) -> str:
+    return json.dumps([record.audio_uri, record.speaker, record.account, record.supplied_transcript,
+                       record.language, record.metadata], sort_keys=True, default=str)
+
+
+class KeepOnePerKey(beam.DoFn):
+    """Of records sharing one source id, ship one (chosen by content, so input order does not matter)."""
+
+    def process(self, item):
+        key, records = item
+        ordered = sorted(records, key=_preference)
+        yield ordered[0]
+        for _ in ordered[1:]:
+            Metrics.counter(METRICS_NAMESPACE, "quarantined_duplicate_id").inc()
+            yield TaggedOutput(QUARANTINE, Quarantined(key, "ingest", "duplicate_id"))

@@ -1,0 +1,54 @@
+"""The thin Beam shell shared by every step: quarantine on rejection, metrics, timing.
+
+A step implements `apply(record)` on plain objects. Whatever it raises becomes
+a quarantine record with a reason code; the message of an unexpected error is
+never logged or written (it could quote a transcript), only its type.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+from apache_beam.pvalue import TaggedOutput
+
+from transforms.records import Quarantined, Rejected
+
+QUARANTINE = "quarantine"
+METRICS_NAMESPACE = "deid"
+log = logging.getLogger("deid")
+
+
+class Stage(beam.DoFn):
+    """Runs `apply` on each record; emits its results, or one quarantine record."""
+
+    name = "stage"
+
+    def __init__(self):
+        super().__init__()
+        self._timing = Metrics.distribution(METRICS_NAMESPACE, f"{self.name}_ms")
+        self._passed = Metrics.counter(METRICS_NAMESPACE, f"{self.name}_ok")
+
+    def apply(self, record):
+        raise NotImplementedError
+
+    def quarantine(self, ref: str, reason: str) -> TaggedOutput:
+        Metrics.counter(METRICS_NAMESPACE, f"quarantined_{reason}").inc()
+        return TaggedOutput(QUARANTINE, Quarantined(ref, self.name, reason))
+
+    def process(self, record):
+        started = time.perf_counter()
+        try:
+            results = list(self.apply(record))
+        except Rejected as rejected:
+            yield self.quarantine(record.key, rejected.reason)
+            return
+        except Exception as error:  # noqa: BLE001 - a broken record must never take the run down
+            log.warning("stage %s: record quarantined after %s", self.name, type(error).__name__)
+            yield self.quarantine(record.key, f"error_{type(error).__name__}")
+            return
+        finally:
+            self._timing.update(int((time.perf_counter() - started) * 1000))
+        self._passed.inc()
+        yield from results
