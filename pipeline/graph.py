@@ -24,7 +24,7 @@ class RunSpec:
     input: str
     output: str
     config: dict
-    secret: bytes
+    secret: object  # a secret source: .get() -> bytes, resolved on the worker
     local_workers: int = 1
     run_info: dict | None = None
 

@@ -13,6 +13,7 @@ from pipeline import config as config_module
 from pipeline.graph import RunSpec, build, is_manifest
 from pipeline.models import PACKAGED_WHISPER
 from pipeline.report import AccountingError, package_versions
+from transforms.identity import InlineSecret
 
 log = logging.getLogger("deid")
 RUN_OUTPUTS = ["manifest.json", "run_report.json", "quarantine.jsonl", "shards"]
@@ -71,11 +72,12 @@ def run_info(cfg: dict, secret_source: str, runner: str) -> dict:
 
 def run_job(input_path: str, output: str, cfg: dict, secret: bytes, secret_source: str, beam_args: list[str],
             overwrite: bool = False) -> dict:
+    """Run the pipeline; `secret_source` is a label for the report ("file", "env", "demo")."""
     check_input(input_path)
     options, workers = beam_options(beam_args)
     guard_output(output, overwrite)
     runner = options.view_as(StandardOptions).runner
-    spec = RunSpec(input_path, output, cfg, secret, workers, run_info(cfg, secret_source, runner))
+    spec = RunSpec(input_path, output, cfg, InlineSecret(secret), workers, run_info(cfg, secret_source, runner))
     log.info("run: input %s -> output %s, runner %s, %d local worker(s)", input_path, output, runner, workers)
     started = time.perf_counter()
     pipeline = beam.Pipeline(options=options)

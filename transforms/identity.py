@@ -10,6 +10,20 @@ import hmac
 import struct
 
 
+class InlineSecret:
+    """A secret carried inside the pipeline graph: fine for local runners, where the graph never leaves
+    the machine. Remote runners use a source that fetches the secret on the worker (pipeline.secrets)."""
+
+    def __init__(self, secret: bytes):
+        self._secret = bytes(secret)
+
+    def __repr__(self) -> str:
+        return "InlineSecret(<hidden>)"
+
+    def get(self) -> bytes:
+        return self._secret
+
+
 class Keyring:
     """Derives pseudonyms and seeds from the run's secret; the secret itself never leaves."""
 

@@ -100,11 +100,11 @@ def to_record(entry: SourceEntry, keyring: Keyring, voice_mode: str) -> Record:
 class ParseManifestLine(beam.DoFn):
     """Manifest line bytes to SourceEntry; bad lines to the quarantine output."""
 
-    def __init__(self, base_dir: str, secret: bytes, key_bytes: int):
-        self.base_dir, self.secret, self.key_bytes = base_dir, secret, key_bytes
+    def __init__(self, base_dir: str, secret_source, key_bytes: int):
+        self.base_dir, self.secret_source, self.key_bytes = base_dir, secret_source, key_bytes
 
     def setup(self):
-        self.keyring = Keyring(self.secret, self.key_bytes)
+        self.keyring = Keyring(self.secret_source.get(), self.key_bytes)
 
     def process(self, raw: bytes):
         if not raw.strip():
@@ -119,11 +119,11 @@ class ParseManifestLine(beam.DoFn):
 
 
 class ToRecord(beam.DoFn):
-    def __init__(self, secret: bytes, key_bytes: int, voice_mode: str):
-        self.secret, self.key_bytes, self.voice_mode = secret, key_bytes, voice_mode
+    def __init__(self, secret_source, key_bytes: int, voice_mode: str):
+        self.secret_source, self.key_bytes, self.voice_mode = secret_source, key_bytes, voice_mode
 
     def setup(self):
-        self.keyring = Keyring(self.secret, self.key_bytes)
+        self.keyring = Keyring(self.secret_source.get(), self.key_bytes)
 
     def process(self, entry: SourceEntry):
         yield to_record(entry, self.keyring, self.voice_mode)

@@ -185,13 +185,13 @@ class RedactTranscript(Stage):
 
     name = "pii"
 
-    def __init__(self, pii_cfg: dict, secret: bytes):
+    def __init__(self, pii_cfg: dict, secret_source):
         super().__init__()
-        self.pii_cfg, self.secret = pii_cfg, secret
+        self.pii_cfg, self.secret_source = pii_cfg, secret_source
 
     def setup(self):
         self.detector = PiiDetector(self.pii_cfg)
-        self.operator = TextOperator(self.pii_cfg, Keyring(self.secret))
+        self.operator = TextOperator(self.pii_cfg, Keyring(self.secret_source.get()))
 
     def apply(self, record):
         text, _ = words_text(record.words)
