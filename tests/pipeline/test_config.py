@@ -1,0 +1,53 @@
+import pytest
+
+from pipeline import config
+from pipeline.config import ConfigError
+
+
+def test_defaults_are_valid():
+    cfg = config.load()
+    assert cfg["asr"]["model"] == "packaged:base"
+    assert cfg["audio"]["sample_rate"] == 16000
+
+
+def test_override_file_merges_over_defaults(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("asr:\n  beam_size: 2\nvoice:\n  mode: utterance\n")
+    cfg = config.load(str(path))
+    assert cfg["asr"]["beam_size"] == 2
+    assert cfg["voice"]["mode"] == "utterance"
+    assert cfg["asr"]["compute_type"] == "int8"
+
+
+@pytest.mark.parametrize("text, key", [
+    ("asr:\n  beem_size: 2\n", "asr.beem_size"),
+    ("nonsense: 1\n", "nonsense"),
+    ("asr:\n  beam_size: five\n", "asr.beam_size"),
+    ("voice:\n  mode: whisper\n", "voice.mode"),
+    ("pii:\n  operators: {PERSON: shout}\n", "pii.operators.PERSON"),
+    ("output:\n  max_shard_bytes: 0\n", "output.max_shard_bytes"),
+    ("voice:\n  f0_min_hz: 300.0\n", "voice.f0_min_hz"),
+    ("asr:\n  vad_filter: 1\n", "asr.vad_filter"),
+])
+def test_bad_key_or_value_is_named(tmp_path, text, key):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as error:
+        config.load(str(path))
+    assert f"'{key}'" in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_invalid_yaml_is_one_line(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("asr: [unclosed\n")
+    with pytest.raises(ConfigError) as error:
+        config.load(str(path))
+    assert "not valid YAML" in str(error.value)
+
+
+def test_digest_changes_with_config():
+    a = config.load()
+    b = config.load(overrides={"asr": {"beam_size": 1}})
+    assert config.digest(a) == config.digest(config.load())
+    assert config.digest(a) != config.digest(b)
