@@ -90,3 +90,31 @@ def e2e(tmp_path_factory, speech):
          "--secret-file", str(secret_file)],
         capture_output=True, text=True, timeout=900)
     return {"output": output, "inputs": inputs, "result": result, "lines": lines, "secret": TEST_SECRET}
+
+
+def run_pipeline(manifest, output, *extra: str, config_path=None, timeout: int = 1200) -> subprocess.CompletedProcess:
+    """`python -m pipeline run` on a manifest with TEST_SECRET (from a file), capturing stdout and stderr."""
+    secret_file = os.path.join(os.path.dirname(str(output)), "secret.key")
+    with open(secret_file, "wb") as f:
+        f.write(TEST_SECRET)
+    command = [sys.executable, "-m", "pipeline", "run", "--input", str(manifest), "--output", str(output),
+               "--secret-file", secret_file, *extra]
+    if config_path is not None:
+        command += ["--config", str(config_path)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+
+
+def shipped_records(output) -> dict:
+    """key -> shipped JSON of every record in every WebDataset shard under `output`."""
+    import tarfile
+    from pathlib import Path
+
+    records = {}
+    for shard in sorted(Path(output).rglob("*.tar")):
+        with tarfile.open(shard) as tar:
+            for member in tar.getmembers():
+                if member.name.endswith(".json"):
+                    meta = json.loads(tar.extractfile(member).read())
+                    assert meta["key"] not in records
+                    records[meta["key"]] = meta
+    return records

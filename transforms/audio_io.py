@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from math import gcd
+from typing import BinaryIO
 
 import numpy as np
 import soundfile as sf
@@ -34,19 +35,28 @@ class DecodedAudio:
 
 
 def decode_audio(data: bytes, limits: AudioLimits) -> DecodedAudio:
-    """Decode, check and resample. Raises Rejected with a specific reason."""
+    """Decode, check and resample bytes. Raises Rejected with a specific reason."""
     if not data:
         raise Rejected("empty_file")
+    return decode_stream(io.BytesIO(data), limits)
+
+
+def decode_stream(stream: BinaryIO, limits: AudioLimits) -> DecodedAudio:
+    """Decode, check and resample a seekable binary stream. Raises Rejected with a specific reason.
+
+    The header is read first and the duration it declares is checked before any sample is decoded,
+    so an over-long input costs a few header reads, never its full size in memory."""
     try:
-        info = sf.info(io.BytesIO(data))
+        info = sf.info(stream)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
         raise Rejected("undecodable_audio") from None
-    if info.frames <= 0 or info.samplerate <= 0:
+    if info.frames <= 0 or info.samplerate <= 0 or info.channels <= 0:
         raise Rejected("no_samples")
     if info.frames / info.samplerate > limits.max_duration_s:
         raise Rejected("too_long")
     try:
-        samples, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+        stream.seek(0)
+        samples, rate = sf.read(stream, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
         raise Rejected("undecodable_audio") from None
     if samples.shape[0] == 0:
@@ -93,22 +103,24 @@ class DecodeAudio(Stage):
         self.max_file_bytes = audio_cfg["max_file_bytes"]
 
     def apply(self, record):
+        from apache_beam.io.filesystem import CompressionTypes
         from apache_beam.io.filesystems import FileSystems
 
         try:
-            found = FileSystems.match([record.audio_uri])[0].metadata_list
+            # metadata(), not match(): a path is a name, never a glob pattern ("take[1].wav", "a*.wav").
+            size = FileSystems.get_filesystem(record.audio_uri).metadata(record.audio_uri).size_in_bytes
         except Exception:  # noqa: BLE001 - any lookup failure means the file is not there for us
-            found = []
-        if not found:
-            raise Rejected("audio_not_found")
-        if found[0].size_in_bytes > self.max_file_bytes:
+            raise Rejected("audio_not_found") from None
+        if size > self.max_file_bytes:
             raise Rejected("file_too_large")
+        if size == 0:
+            raise Rejected("empty_file")
         try:
-            with FileSystems.open(record.audio_uri) as f:
-                data = f.read()
-        except (OSError, IOError):
+            # Uncompressed: a name ending in .gz must not make us inflate a file past max_file_bytes.
+            with FileSystems.open(record.audio_uri, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+                decoded = decode_stream(f, self.limits)
+        except OSError:
             raise Rejected("audio_unreadable") from None
-        decoded = decode_audio(data, self.limits)
         record.audio = decoded.samples
         record.sample_rate = self.limits.sample_rate
         record.source_sample_rate = decoded.source_sample_rate

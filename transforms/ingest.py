@@ -34,24 +34,45 @@ def join_uri(base_dir: str, path: str) -> str:
     return posixpath.normpath(posixpath.join(base_dir, path))
 
 
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _id_text(value):
+    """Ids may be written as JSON numbers; they are compared and hashed as text."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
 def parse_manifest_line(raw: bytes, base_dir: str, keyring: Keyring) -> Union[SourceEntry, Quarantined]:
     """One JSONL line to an entry, or a quarantine record saying what is wrong with it."""
     try:
-        text = raw.decode("utf-8")
+        # utf-8-sig: a byte-order mark that some editors put before the first line is not content.
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         return Quarantined(keyring.line_ref(raw), "ingest", "manifest_line_not_utf8")
     try:
-        obj = json.loads(text)
-    except json.JSONDecodeError:
+        obj = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        # ValueError covers bad JSON, NaN/Infinity and integers too long to convert; RecursionError, deep nesting.
         return Quarantined(keyring.line_ref(raw), "ingest", "manifest_line_bad_json")
     if not isinstance(obj, dict):
         return Quarantined(keyring.line_ref(raw), "ingest", "manifest_line_not_object")
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate escape ("\ud800") parses but can be neither hashed nor written.
+        return Quarantined(keyring.line_ref(raw), "ingest", "manifest_line_bad_unicode")
+    except RecursionError:
+        return Quarantined(keyring.line_ref(raw), "ingest", "manifest_line_bad_json")
+    source_id = _id_text(obj.get("id"))
     for name in REQUIRED_FIELDS:
-        value = obj.get(name)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and name != "audio":
-            value = str(value)
+        value = source_id if name == "id" else obj.get(name)
+        if name == "speaker_id":
+            value = _id_text(value)
         if not isinstance(value, str) or not value.strip():
-            ref = keyring.record_key(str(obj["id"])) if name != "id" and isinstance(obj.get("id"), (str, int)) \
+            ref = keyring.record_key(source_id) if isinstance(source_id, str) and source_id.strip() \
                 else keyring.line_ref(raw)
             return Quarantined(ref, "ingest", f"missing_field_{name}")
     optional = {}
@@ -59,16 +80,16 @@ def parse_manifest_line(raw: bytes, base_dir: str, keyring: Keyring) -> Union[So
         value = obj.get(name)
         if value is None:
             continue
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and name == "account_id":
-            value = str(value)
+        if name == "account_id":
+            value = _id_text(value)
         if not isinstance(value, str):
-            return Quarantined(keyring.record_key(str(obj["id"])), "ingest", f"bad_field_{name}")
+            return Quarantined(keyring.record_key(source_id), "ingest", f"bad_field_{name}")
         optional[name] = value
     metadata = {k: v for k, v in obj.items() if k not in KNOWN_FIELDS}
     return SourceEntry(
-        source_id=str(obj["id"]),
+        source_id=source_id,
         audio_uri=join_uri(base_dir, obj["audio"]),
-        speaker_id=str(obj["speaker_id"]),
+        speaker_id=_id_text(obj["speaker_id"]),
         metadata=metadata,
         **optional,
     )
