@@ -32,6 +32,9 @@ POSITIVE = {
     "redaction.tone_hz", "identity.key_bytes", "output.max_shard_bytes", "output.max_shard_records",
 }
 
+FREE_FORM = {"pii.operators", "output.splits"}
+FORMATS = {"webdataset", "parquet"}
+
 RANGES = [("voice.f0_min_hz", "voice.f0_max_hz"), ("voice.f0_spread_min", "voice.f0_spread_max"),
           ("voice.formant_min", "voice.formant_max")]
 
@@ -67,13 +70,13 @@ def _merge(base: Any, override: Any, path: str) -> Any:
     if isinstance(base, dict):
         if not isinstance(override, dict):
             raise ConfigError(f"config key '{path}' must be a mapping")
-        free_form = path in {"pii.operators"}
+        free_form = path in FREE_FORM
+        if free_form:  # a user's mapping replaces the default one whole (e.g. two splits instead of three)
+            return dict(override)
         merged = copy.deepcopy(base)
         for key, value in override.items():
             sub = f"{path}.{key}" if path else str(key)
-            if free_form:
-                merged[key] = value
-            elif key not in base:
+            if key not in base:
                 raise ConfigError(f"unknown config key '{sub}'")
             else:
                 merged[key] = _merge(base[key], value, sub)
@@ -114,6 +117,17 @@ def validate(cfg: dict) -> dict:
         if operator not in CHOICES["pii.operator"]:
             raise ConfigError(f"config key 'pii.operators.{entity}' must be one of "
                               f"{sorted(CHOICES['pii.operator'])}, got {operator!r}")
+    formats = cfg["output"]["formats"]
+    if not formats or not set(formats) <= FORMATS or len(set(formats)) != len(formats):
+        raise ConfigError(f"config key 'output.formats' must be a non-empty list of {sorted(FORMATS)}, got {formats!r}")
+    splits = cfg["output"]["splits"]
+    for name, ratio in splits.items():
+        if not isinstance(name, str) or not name.replace("_", "").isalnum():
+            raise ConfigError(f"config key 'output.splits.{name}' must be a plain name (letters, digits, _)")
+        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or ratio <= 0:
+            raise ConfigError(f"config key 'output.splits.{name}' must be a positive number, got {ratio!r}")
+    if not splits or abs(sum(splits.values()) - 1.0) > 1e-6:
+        raise ConfigError(f"config key 'output.splits' ratios must sum to 1, got {sum(splits.values())}")
     if cfg["redaction"]["pad_ms"] < 0:
         raise ConfigError("config key 'redaction.pad_ms' must not be negative")
     return cfg

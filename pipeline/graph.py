@@ -11,6 +11,7 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline.report import Finalize, SumCounts
 from transforms.asr import Transcribe
 from transforms.audio_io import DecodeAudio
+from transforms.consent import OPTED_OUT, ConsentFilter, parse_opt_out_line
 from transforms.ingest import KeepOnePerKey, ParseManifestLine, ToRecord, entry_from_file
 from transforms.pii import RedactTranscript
 from transforms.redact_audio import RedactAudio
@@ -65,6 +66,19 @@ def build(p: beam.Pipeline, spec: RunSpec):
         entries = p | "ListFolder" >> beam.Create([entry_from_file(f, root) for f in files])
         inputs = entries
 
+    opted_out_markers = []
+    if cfg["consent"]["opt_out"]:
+        opt_out_ids = (p
+                       | "ReadOptOut" >> beam.io.ReadFromText(cfg["consent"]["opt_out"])
+                       | "TrimOptOut" >> beam.Map(parse_opt_out_line)
+                       | "DropBlankOptOut" >> beam.Filter(bool)
+                       | "OptOutSet" >> beam.combiners.ToSet()
+                       | "Freeze" >> beam.Map(frozenset))
+        consented = entries | "Consent" >> beam.ParDo(
+            ConsentFilter(), beam.pvalue.AsSingleton(opt_out_ids)).with_outputs(OPTED_OUT, main="ok")
+        entries = consented.ok
+        opted_out_markers.append(consented[OPTED_OUT] | "CountOptedOut" >> beam.Map(lambda _: {"opted_out": 1}))
+
     records = entries | "Pseudonymise" >> beam.ParDo(ToRecord(spec.secret, key_bytes, voice_mode))
     unique = (records
               | "KeyById" >> beam.Map(lambda r: (r.key, r))
@@ -83,30 +97,34 @@ def build(p: beam.Pipeline, spec: RunSpec):
     redacted, q = _stage(converted, "RedactAudio", RedactAudio(cfg["redaction"]))
     quarantines.append(q)
     shard_entries, q = _stage(redacted, "Encode",
-                              BuildShardEntry(cfg["identity"]["metadata_allowlist"], voice_mode))
+                              BuildShardEntry(cfg["identity"]["metadata_allowlist"], voice_mode,
+                                              cfg["output"]["splits"], spec.secret))
     quarantines.append(q)
 
     out = cfg["output"]
-    assignment = (shard_entries
-                  | "Sizes" >> beam.Map(lambda e: (e.key, e.tar_bytes))
-                  | "AllSizes" >> beam.combiners.ToList()
-                  | "AssignShards" >> beam.Map(assign_shards, out["max_shard_bytes"], out["max_shard_records"]))
-    shards = (shard_entries
-              | "ToShard" >> beam.Map(lambda e, a: (a[e.key], e), beam.pvalue.AsSingleton(assignment))
-              | "GroupByShard" >> beam.GroupByKey()
-              | "WriteShards" >> beam.ParDo(WriteShard(spec.output)))
+    assignment = beam.pvalue.AsSingleton(
+        shard_entries
+        | "Sizes" >> beam.Map(lambda e: (e.split, e.key, e.tar_bytes))
+        | "AllSizes" >> beam.combiners.ToList()
+        | "AssignShards" >> beam.Map(assign_shards, out["max_shard_bytes"], out["max_shard_records"]))
+    files = (shard_entries
+             | "ToShard" >> beam.Map(lambda e, a: (tuple(a["keys"][e.key]), e), assignment)
+             | "GroupByShard" >> beam.GroupByKey()
+             | "WriteShards" >> beam.ParDo(WriteShard(spec.output, out["formats"], cfg["audio"]["sample_rate"]),
+                                           assignment))
 
     quarantine = tuple(quarantines) | "AllQuarantined" >> beam.Flatten()
     events = (
         (inputs | "CountInputs" >> beam.Map(lambda _: {"inputs": 1})),
         (decoded | "CountSecondsIn" >> beam.Map(lambda r: {"seconds_in": r.duration_in})),
         (shard_entries | "CountPii" >> beam.Map(lambda e: {"pii": json.loads(e.meta)["pii"]})),
+        *opted_out_markers,
     ) | "AllEvents" >> beam.Flatten()
     counts = events | "SumCounts" >> beam.CombineGlobally(SumCounts())
 
     return (p
             | "Once" >> beam.Create([None])
-            | "Finalize" >> beam.ParDo(Finalize(spec.output, spec.run_info or {}),
+            | "Finalize" >> beam.ParDo(Finalize(spec.output, cfg, spec.run_info or {}),
                                        beam.pvalue.AsSingleton(counts),
-                                       beam.pvalue.AsList(shards),
+                                       beam.pvalue.AsList(files),
                                        beam.pvalue.AsList(quarantine)))

@@ -56,16 +56,44 @@ def package_versions() -> dict:
     return versions
 
 
-def build_report(counts: dict, shards: list[dict], quarantine: list[dict], run_info: dict) -> dict:
+def primary_rows(files: list[dict]) -> list[dict]:
+    """Manifest rows of one format: every format holds the same records, so counts come from one."""
+    if not files:
+        return []
+    primary = "webdataset" if any(f["format"] == "webdataset" for f in files) else files[0]["format"]
+    return [f for f in files if f["format"] == primary]
+
+
+def split_summary(files: list[dict]) -> dict:
+    splits: dict = {}
+    for row in primary_rows(files):
+        entry = splits.setdefault(row["split"], {"records": 0, "seconds": 0.0, "speakers": set()})
+        entry["records"] += row["records"]
+        entry["seconds"] += row["seconds"]
+        entry["speakers"].update(row.get("speakers", []))
+    return {name: {"records": v["records"], "seconds": round(v["seconds"], 3),
+                   "hours": round(v["seconds"] / 3600.0, 6), "speakers": len(v["speakers"])}
+            for name, v in sorted(splits.items())}
+
+
+def build_manifest(files: list[dict], formats: list[str]) -> dict:
+    rows = sorted(({k: v for k, v in f.items() if k != "speakers"} for f in files), key=lambda f: f["file"])
+    shipped = primary_rows(files)
+    return {"formats": list(formats), "files": rows, "splits": split_summary(files),
+            "records": sum(f["records"] for f in shipped),
+            "seconds": round(sum(f["seconds"] for f in shipped), 3)}
+
+
+def build_report(counts: dict, manifest: dict, quarantine: list[dict], run_info: dict) -> dict:
     inputs = int(counts.get("inputs", 0))
-    shipped = sum(s["records"] for s in shards)
+    shipped = manifest["records"]
     quarantined = len(quarantine)
     opted_out = int(counts.get("opted_out", 0))
     reasons: dict = {}
     for q in quarantine:
         reasons[q["reason"]] = reasons.get(q["reason"], 0) + 1
     seconds_in = float(counts.get("seconds_in", 0.0))
-    seconds_out = sum(s["seconds"] for s in shards)
+    seconds_out = manifest["seconds"]
     return {
         "inputs": inputs,
         "shipped": shipped,
@@ -78,7 +106,8 @@ def build_report(counts: dict, shards: list[dict], quarantine: list[dict], run_i
         "hours_in": round(seconds_in / 3600.0, 6),
         "hours_out": round(seconds_out / 3600.0, 6),
         "pii_entities": dict(sorted(counts.get("pii", {}).items())),
-        "shards": len(shards),
+        "splits": manifest["splits"],
+        "files": len(manifest["files"]),
         **run_info,
     }
 
@@ -87,30 +116,34 @@ def dump_json(obj) -> bytes:
     return (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-class Finalize(beam.DoFn):
-    """Writes manifest.json, quarantine.jsonl and run_report.json; fails the run if accounting fails."""
+def write_output_file(output_dir: str, name: str, payload: bytes) -> None:
+    from apache_beam.io.filesystems import FileSystems
 
-    def __init__(self, output_dir: str, run_info: dict):
+    with FileSystems.create(f"{output_dir.rstrip('/')}/{name}") as f:
+        f.write(payload)
+
+
+class Finalize(beam.DoFn):
+    """Writes manifest.json, quarantine.jsonl, run_report.json and the dataset card; fails the run if
+    accounting fails."""
+
+    def __init__(self, output_dir: str, cfg: dict, run_info: dict):
         self.output_dir = output_dir.rstrip("/")
+        self.cfg = cfg
         self.run_info = run_info
 
-    def _write(self, name: str, payload: bytes) -> None:
-        from apache_beam.io.filesystems import FileSystems
+    def process(self, _, counts, files, quarantine):
+        from pipeline.card import load_privacy_figures, render_card
 
-        with FileSystems.create(f"{self.output_dir}/{name}") as f:
-            f.write(payload)
-
-    def process(self, _, counts, shards, quarantine):
-        shards = sorted(shards, key=lambda s: s["file"])
         quarantine = sorted((q.as_json() for q in quarantine), key=lambda q: (q["ref"], q["stage"], q["reason"]))
-        self._write("quarantine.jsonl", b"".join(
+        write_output_file(self.output_dir, "quarantine.jsonl", b"".join(
             json.dumps(q, sort_keys=True).encode() + b"\n" for q in quarantine))
-        manifest = {"format": "webdataset", "shards": shards,
-                    "records": sum(s["records"] for s in shards),
-                    "seconds": round(sum(s["seconds"] for s in shards), 3)}
-        self._write("manifest.json", dump_json(manifest))
-        report = build_report(counts, shards, quarantine, self.run_info)
-        self._write("run_report.json", dump_json(report))
+        manifest = build_manifest(files, self.cfg["output"]["formats"])
+        write_output_file(self.output_dir, "manifest.json", dump_json(manifest))
+        report = build_report(counts, manifest, quarantine, self.run_info)
+        write_output_file(self.output_dir, "run_report.json", dump_json(report))
+        privacy = load_privacy_figures(self.cfg["dataset"]["privacy_report"])
+        write_output_file(self.output_dir, "README.md", render_card(manifest, report, self.cfg, privacy).encode())
         if not report["accounting_ok"]:
             raise AccountingError(
                 f"accounting failed: inputs={report['inputs']} but shipped={report['shipped']} + "

@@ -80,16 +80,22 @@ def e2e(tmp_path_factory, speech):
                       "device_type": "speaker"})
     (inputs / "garbage.wav").write_bytes(os.urandom(2048))
     lines.append({"id": "utt-broken-0666", "audio": "garbage.wav", "speaker_id": "spk-walrus-8812"})
+    # Opted out by account; its audio does not exist, so reading it would quarantine it instead.
+    lines.append({"id": "utt-optout-1201", "audio": "never-read.wav", "speaker_id": "spk-gannet-3141",
+                  "account_id": "acct-optout-2718"})
     manifest = inputs / "manifest.jsonl"
     manifest.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    opt_out = root / "opted_out.txt"
+    opt_out.write_text("acct-someone-else\n  acct-optout-2718  \n\nacct-optout-27\n")
     secret_file = root / "secret.txt"
     secret_file.write_bytes(TEST_SECRET)
     output = root / "output"
     result = subprocess.run(
         [sys.executable, "-m", "pipeline", "run", "--input", str(manifest), "--output", str(output),
-         "--secret-file", str(secret_file)],
+         "--secret-file", str(secret_file), "--opt-out", str(opt_out)],
         capture_output=True, text=True, timeout=900)
-    return {"output": output, "inputs": inputs, "result": result, "lines": lines, "secret": TEST_SECRET}
+    return {"output": output, "inputs": inputs, "result": result, "lines": lines, "secret": TEST_SECRET,
+            "opt_out": opt_out}
 
 
 def run_pipeline(manifest, output, *extra: str, config_path=None, timeout: int = 1200) -> subprocess.CompletedProcess:

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 def shipped_samples(output: Path) -> dict:
     import webdataset as wds
 
-    urls = sorted(str(p) for p in (output / "shards").glob("shard-*.tar"))
+    urls = sorted(str(p) for p in (output / "shards").glob("*/shard-*.tar"))
     samples = {}
     for sample in wds.WebDataset(urls, shardshuffle=False):
         meta = json.loads(sample["json"])
@@ -33,9 +33,9 @@ def shipped_samples(output: Path) -> dict:
 def test_run_succeeds_and_accounts_for_every_input(e2e):
     assert e2e["result"].returncode == 0, e2e["result"].stderr[-2000:]
     report = json.loads((e2e["output"] / "run_report.json").read_text())
-    assert report["inputs"] == len(E2E_UTTERANCES) + 1
+    assert report["inputs"] == len(E2E_UTTERANCES) + 2
     assert report["shipped"] == len(E2E_UTTERANCES)
-    assert report["quarantined"] == 1 and report["opted_out"] == 0
+    assert report["quarantined"] == 1 and report["opted_out"] == 1
     assert report["inputs"] == report["shipped"] + report["quarantined"] + report["opted_out"]
     assert report["accounting_ok"] is True
     assert report["pii_entities"].get("PERSON", 0) >= 2
@@ -54,7 +54,7 @@ def test_shards_read_back_with_webdataset_and_match_the_manifest(e2e):
     assert set(samples) == {keyring.record_key(u["id"]) for u in E2E_UTTERANCES}
     manifest = json.loads((e2e["output"] / "manifest.json").read_text())
     assert manifest["records"] == len(E2E_UTTERANCES)
-    for shard in manifest["shards"]:
+    for shard in manifest["files"]:
         data = (e2e["output"] / shard["file"]).read_bytes()
         assert len(data) == shard["bytes"] and hashlib.sha256(data).hexdigest() == shard["sha256"]
     for u in E2E_UTTERANCES:
@@ -121,6 +121,7 @@ def test_nothing_identifying_in_the_output_folder_or_the_logs(e2e):
     for u in E2E_UTTERANCES:
         needles.append(u["text"].encode())
         needles += [v.encode() for v in u["pii"] if not v.isdigit()]
+    needles += [line.strip().encode() for line in e2e["opt_out"].read_text().splitlines() if line.strip()]
     files = [p for p in e2e["output"].rglob("*") if p.is_file()]
     assert len(files) >= 4
     haystacks = {str(p): p.read_bytes() for p in files}

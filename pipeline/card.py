@@ -1,0 +1,103 @@
+"""The dataset card: README.md in the output, telling a consumer what was done and how to load it."""
+from __future__ import annotations
+
+import json
+
+
+def load_privacy_figures(path: str) -> dict | None:
+    """Figures of an `evaluate privacy --json` run, when the configuration names one."""
+    if not path:
+        return None
+    from apache_beam.io.filesystems import FileSystems
+
+    with FileSystems.open(path) as f:
+        return json.loads(f.read())
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _privacy_section(privacy: dict | None) -> str:
+    if not privacy:
+        return "No privacy evaluation was attached to this run (`dataset.privacy_report`)."
+    rows = [[k, v] for k, v in sorted(privacy.items()) if isinstance(v, (int, float, str))]
+    return "From `python -m pipeline evaluate privacy` (EER: 50 % is chance):\n\n" + _table(["figure", "value"], rows)
+
+
+def render_card(manifest: dict, report: dict, cfg: dict, privacy: dict | None = None) -> str:
+    dataset, voice, pii = cfg["dataset"], cfg["voice"], cfg["pii"]
+    operators = {entity: pii["operators"].get(entity, pii["operator"]) for entity in pii["entities"]}
+    split_rows = [[name, s["records"], s["speakers"], f"{s['hours']:.3f}"] for name, s in manifest["splits"].items()]
+    pii_rows = [[entity, count] for entity, count in report["pii_entities"].items()] or [["(none found)", 0]]
+    versions = ", ".join(f"{k} {v}" for k, v in sorted(report.get("versions", {}).items()))
+    models = report.get("models", {})
+    split = "train" if "train" in manifest["splits"] else next(iter(manifest["splits"]), "train")
+    loading = []
+    if "webdataset" in manifest["formats"]:
+        loading.append(f"""WebDataset (`pip install webdataset soundfile`):
+
+```python
+import glob, io, json, soundfile as sf, webdataset as wds
+urls = sorted(glob.glob("shards/{split}/shard-*.tar"))
+for sample in wds.WebDataset(urls, shardshuffle=False):
+    meta = json.loads(sample["json"])
+    audio, rate = sf.read(io.BytesIO(sample["flac"]))
+```""")
+    if "parquet" in manifest["formats"]:
+        loading.append("""Hugging Face `datasets` (Parquet; the `audio` column decodes to 16 kHz arrays):
+
+```python
+from datasets import load_dataset
+ds = load_dataset("parquet", data_dir="data")   # splits from the file names; "dev" loads as "validation"
+print(ds["train"][0]["audio"]["array"].shape, ds["train"][0]["text"])
+```""")
+    return f"""# {dataset['name']}
+
+{dataset['description']}
+
+- **Licence**: {dataset['license']}
+- **Provenance**: {dataset['provenance']}
+- **Records**: {manifest['records']} ({manifest['seconds'] / 3600.0:.3f} hours), formats: {', '.join(manifest['formats'])}
+
+## Splits
+
+Assigned by a keyed hash of the pseudonymous speaker: no speaker is in two splits, and the assignment is
+stable across runs and erasures.
+
+{_table(["split", "records", "speakers", "hours"], split_rows)}
+
+## What was done to the data
+
+- **Consent**: recordings of opted-out accounts and speakers were dropped before their audio was read
+  ({report['opted_out']} this run).
+- **Voice**: converted with the WORLD vocoder to a keyed pseudo-speaker, mode `{voice['mode']}`
+  (`speaker`: one pseudo-voice per speaker; `utterance`: a new one per utterance). Pitch normalised to a
+  target median drawn from {voice['f0_min_hz']}-{voice['f0_max_hz']} Hz; spectral envelope warped.
+- **Transcripts**: from ASR `{models.get('asr', '?')}` ({models.get('asr_compute_type', '?')}); PII found with
+  presidio (spaCy `{models.get('spacy', '?')}`) and spoken-form recognizers, score threshold
+  {pii['score_threshold']}; each PII span replaced by its operator: {json.dumps(operators, sort_keys=True)}.
+- **Audio**: the time span of every redacted word is replaced by {cfg['redaction']['audio']}, padded by
+  {cfg['redaction']['pad_ms']} ms on both sides; records whose PII could not be placed in time were
+  quarantined, not shipped.
+- **Identity**: record keys, speakers and accounts are keyed pseudonyms (HMAC-SHA256 with a secret that is
+  not shipped); metadata reduced to {json.dumps(cfg['identity']['metadata_allowlist'])}.
+- **Software**: {versions}.
+
+## PII removed, by type
+
+{_table(["entity", "spans"], pii_rows)}
+
+## Privacy evaluation
+
+{_privacy_section(privacy)}
+
+## How to load it
+
+{chr(10).join(loading)}
+
+Every file is listed in `manifest.json` with its records, audio seconds, bytes and sha256;
+`python -m pipeline verify --output .` checks them all.
+"""
