@@ -1,4 +1,4 @@
-from pipeline.report import SumCounts, add_counts, build_report
+from pipeline.report import SumCounts, add_counts, build_manifest, build_report
 
 
 def test_counts_sum_nested():
@@ -11,11 +11,31 @@ def test_counts_sum_nested():
     assert combine.extract_output(merged) == {"inputs": 5, "seconds_in": 1.5}
 
 
+def rows():
+    common = {"bytes": 10, "sha256": "x"}
+    return [
+        {"file": "shards/train/shard-000000.tar", "format": "webdataset", "split": "train", "records": 2,
+         "seconds": 6.0, "speakers": ["a", "b"], **common},
+        {"file": "shards/test/shard-000000.tar", "format": "webdataset", "split": "test", "records": 1,
+         "seconds": 3.0, "speakers": ["c"], **common},
+        {"file": "data/train-00000-of-00001.parquet", "format": "parquet", "split": "train", "records": 2,
+         "seconds": 6.0, "speakers": ["a", "b"], **common},
+    ]
+
+
+def test_manifest_counts_records_once_whatever_the_formats():
+    manifest = build_manifest(rows(), ["webdataset", "parquet"])
+    assert manifest["records"] == 3 and manifest["seconds"] == 9.0
+    assert manifest["splits"]["train"] == {"records": 2, "seconds": 6.0, "hours": round(6 / 3600, 6), "speakers": 2}
+    assert [f["file"] for f in manifest["files"]][0] == "data/train-00000-of-00001.parquet"
+    assert all("speakers" not in f for f in manifest["files"])
+
+
 def test_report_accounting():
-    shards = [{"file": "shards/shard-000000.tar", "records": 3, "seconds": 9.0}]
+    manifest = build_manifest(rows(), ["webdataset", "parquet"])
     quarantine = [{"ref": "a", "stage": "decode", "reason": "silent"}]
-    ok = build_report({"inputs": 5, "opted_out": 1, "seconds_in": 12.0}, shards, quarantine, {"runner": "x"})
+    ok = build_report({"inputs": 5, "opted_out": 1, "seconds_in": 12.0}, manifest, quarantine, {"runner": "x"})
     assert ok["accounting_ok"] and ok["shipped"] == 3 and ok["quarantined_by_reason"] == {"silent": 1}
     assert ok["hours_out"] == round(9.0 / 3600, 6) and ok["runner"] == "x"
-    lost = build_report({"inputs": 6, "opted_out": 1}, shards, quarantine, {})
+    lost = build_report({"inputs": 6, "opted_out": 1}, manifest, quarantine, {})
     assert not lost["accounting_ok"]
