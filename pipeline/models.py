@@ -7,6 +7,7 @@ the joined model.bin is checked against its known sha256 before every load.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -101,33 +102,43 @@ def resolve_whisper(name: str, expected_sha256: str = "") -> tuple[str, str]:
 
 
 def stage_remote_model(uri: str, expected_sha256: str) -> tuple[str, str]:
-    """Copy a model folder from cloud storage (gs://...) to local disk once per machine."""
+    """Copy a model folder from cloud storage (gs://...) to local disk once per machine.
+
+    Every SDK process of a worker VM calls this in setup. A file lock lets the
+    first one copy while the others wait, and the copy is checked against
+    asr.model_sha256 before it is published by an atomic rename, so no process
+    ever loads a partial or altered model. The folder name includes the checksum:
+    a new model behind the same path is copied afresh.
+    """
+    if not expected_sha256:
+        raise ModelError(f"asr.model {uri} is remote: set asr.model_sha256 to the sha256 of its model.bin")
+    target = cache_root() / f"staged-{hashlib.sha256(uri.encode()).hexdigest()[:16]}-{expected_sha256[:12]}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f"{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target / "model.bin").exists():
+            _copy_remote_folder(uri, expected_sha256, target)
+    if sha256_file(target / "model.bin") != expected_sha256:
+        raise ModelError(f"staged model at {target} fails asr.model_sha256; delete the folder and rerun")
+    return str(target), expected_sha256
+
+
+def _copy_remote_folder(uri: str, expected_sha256: str, target: Path) -> None:
     from apache_beam.io.filesystems import FileSystems
 
-    digest = hashlib.sha256(uri.encode()).hexdigest()[:16]
-    target = cache_root() / f"staged-{digest}"
-    if not (target / "model.bin").exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".stage-", dir=target.parent))
-        try:
-            prefix = uri.rstrip("/") + "/"
-            matches = FileSystems.match([prefix + "*"])[0].metadata_list
-            if not matches:
-                raise ModelError(f"asr.model {uri} holds no files")
-            for meta in matches:
-                name = meta.path[len(prefix):]
-                if "/" in name:
-                    continue
-                with FileSystems.open(meta.path) as src, open(staging / name, "wb") as dst:
-                    shutil.copyfileobj(src, dst, 1 << 22)
-            try:
-                os.rename(staging, target)
-            except OSError:
-                if not (target / "model.bin").exists():
-                    raise
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    found = sha256_file(target / "model.bin")
-    if expected_sha256 and found != expected_sha256:
-        raise ModelError(f"asr.model {uri} fails asr.model_sha256")
-    return str(target), found
+    staging = Path(tempfile.mkdtemp(prefix=".stage-", dir=target.parent))
+    try:
+        prefix = uri.rstrip("/") + "/"
+        matches = FileSystems.match([prefix + "*"])[0].metadata_list
+        # Only the folder's own files: faster-whisper reads model.bin, config.json and the tokenizer files.
+        files = [meta.path for meta in matches if "/" not in meta.path[len(prefix):]]
+        if not any(path.endswith("/model.bin") for path in files):
+            raise ModelError(f"asr.model {uri} holds no model.bin")
+        for path in files:
+            with FileSystems.open(path) as src, open(staging / path[len(prefix):], "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 22)
+        if sha256_file(staging / "model.bin") != expected_sha256:
+            raise ModelError(f"asr.model {uri} fails asr.model_sha256")
+        os.rename(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
