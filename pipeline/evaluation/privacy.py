@@ -1,0 +1,77 @@
+"""`evaluate privacy`: how well the voice conversion hides speakers from a speaker-verification attacker,
+and what it costs in words and pitch."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from pipeline import config
+
+HELP = ("equal error rates of a speaker-verification attacker (ignorant, lazy-informed, semi-informed-lite) "
+        "on speech anonymized by the pipeline's conversion, word error rate and pitch correlation")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--trials", nargs="+", required=True, metavar="DIR",
+                        help="folders of <speaker>/<clip> audio: the speakers to protect")
+    parser.add_argument("--pool", required=True, metavar="DIR",
+                        help="clips of other speakers (name <speaker>-...), halved, for the attacker's back-end")
+    parser.add_argument("--mode", nargs="+", choices=["speaker", "utterance"], default=None,
+                        help="pseudo-voice per speaker or per utterance (default: voice.mode of the config)")
+    parser.add_argument("--attacker", default="campp", choices=["campp", "ecapa", "resemblyzer"])
+    parser.add_argument("--config", help="YAML file overriding configs/default.yaml (its voice section is used)")
+    parser.add_argument("--enroll", type=int, default=3, help="enrollment clips per speaker (the rest are trials)")
+    parser.add_argument("--per-speaker", type=int, default=0, help="use only the first N clips per speaker")
+    parser.add_argument("--pool-limit", type=int, default=0, help="use only N pool clips, spread over the pool")
+    parser.add_argument("--wer-clips", type=int, default=-1,
+                        help="trial clips transcribed for the word error rate (-1 all, 0 none)")
+    parser.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 1)), help="worker processes")
+    parser.add_argument("--seed", type=int, default=0, help="picks the run's and the attacker's secrets")
+    parser.add_argument("--json", metavar="OUT", help="also write the figures to this JSON file")
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:5.1f} %"
+
+
+def report_lines(result: dict) -> list[str]:
+    lines = [f"attacker {result['attacker']}: {result['speakers']} speakers, {result['trial_clips']} trial clips "
+             f"({result['trial_audio_s']:.0f} s), {result['enrollment_clips_per_speaker']} enrollment clips each, "
+             f"pool {result['pool_speakers']} speakers / {result['pool_halves']} halves",
+             f"original speech EER           {_percent(result['original']['eer'])}"]
+    for mode, f in result["modes"].items():
+        lines += [f"mode {mode}:",
+                  f"  EER ignorant                {_percent(f['eer_ignorant'])}",
+                  f"  EER lazy-informed           {_percent(f['eer_lazy_informed'])}",
+                  f"  EER semi-informed-lite      {_percent(f['eer_semi_informed_lite'])}"]
+        if "wer_vs_original_transcript" in f:
+            lines.append(f"  WER vs original transcript  {_percent(f['wer_vs_original_transcript'])} "
+                         f"({f['wer_clips']} clips)")
+        lines += [f"  pitch correlation           {f['pitch_correlation']:.3f}",
+                  f"  conversion                  {f['conversion_cpu_s_per_audio_s']:.4f} CPU s per audio s "
+                  f"({f['conversion_times_faster_than_real_time']:.0f}x faster than real time on one core)"]
+    return lines
+
+
+def main(args, extra) -> int:
+    from pipeline.privacy_eval.attackers import AttackerUnavailable, load_attacker
+    from pipeline.privacy_eval.protocol import Options, evaluate
+
+    cfg = config.load(args.config)
+    options = Options(trials=args.trials, pool=args.pool, modes=args.mode or [cfg["voice"]["mode"]],
+                      attacker=args.attacker, voice_cfg=cfg["voice"], asr_cfg=cfg["asr"], enroll=args.enroll,
+                      per_speaker=args.per_speaker, pool_limit=args.pool_limit, wer_clips=args.wer_clips,
+                      jobs=max(1, args.jobs), seed=args.seed)
+    try:
+        attacker = load_attacker(args.attacker, threads=options.jobs)
+        result = evaluate(options, attacker)
+    except (AttackerUnavailable, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for line in report_lines(result):
+        print(line)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(result, f, indent=2)
+    return 0

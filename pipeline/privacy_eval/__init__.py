@@ -1,0 +1,1 @@
+"""Helpers of `evaluate privacy`: attackers, trial lists and metrics (not a command themselves)."""

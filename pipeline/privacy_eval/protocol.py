@@ -1,0 +1,176 @@
+"""The privacy evaluation: anonymize trial, enrollment and pool speech through the pipeline's own code,
+score it with a speaker-verification attacker under three threat models, and measure utility.
+
+Threat models (VoicePrivacy Challenge terms):
+- ignorant: the attacker enrolls speakers with original speech and tests anonymized trials;
+- lazy-informed: the attacker anonymizes its enrollment with the same system under its own secret;
+- semi-informed-lite: lazy-informed, scored after an LDA back-end that the attacker fits on pool speakers
+  anonymized by itself, each half of a pool clip as a separate utterance with its own pseudo-voice, so
+  that the back-end learns which directions survive a change of pseudo-voice.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.privacy_eval.corpus import (SAMPLE_RATE, Clip, pool_clips, read_clip, speaker_clips,
+                                          split_enrollment)
+from pipeline.privacy_eval.metrics import Lda, equal_error_rate, pitch_correlation, unit_rows, word_error_rate
+from transforms.identity import Keyring
+from transforms.ingest import to_record
+from transforms.records import SourceEntry
+from transforms.voice import anonymize, f0_contour
+
+log = logging.getLogger("deid.privacy")
+
+
+@dataclass
+class Options:
+    trials: list
+    pool: str
+    modes: list
+    attacker: str = "campp"
+    voice_cfg: dict = None
+    asr_cfg: dict = None
+    enroll: int = 3
+    per_speaker: int = 0        # clips per trial speaker (0 = all)
+    pool_limit: int = 0         # pool clips (0 = all)
+    pool_max_s: float = 8.0     # each pool half is cut to this many seconds
+    wer_clips: int = -1         # trial clips transcribed (-1 = all, 0 = no utility)
+    jobs: int = 1
+    seed: int = 0
+
+
+def voice_seed(keyring: Keyring, source_id: str, speaker: str, mode: str) -> bytes:
+    """The seed the pipeline would give this clip: made by the same ingest code as a real run."""
+    return to_record(SourceEntry(source_id=source_id, audio_uri="", speaker_id=speaker), keyring, mode).voice_seed
+
+
+def _convert_one(job):
+    audio, seed, voice_cfg = job
+    started = time.process_time()
+    converted = anonymize(audio, SAMPLE_RATE, seed, voice_cfg)
+    return converted, time.process_time() - started
+
+
+class Converter:
+    """Runs the conversion over many clips in worker processes and keeps its CPU time per audio second."""
+
+    def __init__(self, voice_cfg: dict, jobs: int):
+        self.voice_cfg = voice_cfg
+        self.executor = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else None
+        self.cpu_seconds = 0.0
+        self.audio_seconds = 0.0
+
+    def convert(self, audios: list, seeds: list) -> list:
+        jobs = [(a, s, self.voice_cfg) for a, s in zip(audios, seeds)]
+        results = list(self.executor.map(_convert_one, jobs, chunksize=2) if self.executor
+                       else map(_convert_one, jobs))
+        self.cpu_seconds += sum(r[1] for r in results)
+        self.audio_seconds += sum(len(a) for a in audios) / SAMPLE_RATE
+        return [r[0] for r in results]
+
+    def close(self):
+        if self.executor:
+            self.executor.shutdown()
+
+
+def _enrollment_scores(enroll_emb: dict, trial_emb: np.ndarray, trial_speakers: list) -> tuple:
+    speakers = sorted(enroll_emb)
+    models = unit_rows(np.stack([unit_rows(enroll_emb[s]).mean(axis=0) for s in speakers]))
+    scores = unit_rows(trial_emb) @ models.T
+    same = np.array([[t == s for s in speakers] for t in trial_speakers])
+    return scores[same], scores[~same]
+
+
+def _eer(enroll_emb: dict, trial_emb: np.ndarray, trial_speakers: list) -> float:
+    return equal_error_rate(*_enrollment_scores(enroll_emb, trial_emb, trial_speakers))
+
+
+def _halves(audio: np.ndarray, max_seconds: float) -> list:
+    middle = len(audio) // 2
+    limit = int(max_seconds * SAMPLE_RATE)
+    return [audio[:middle][:limit], audio[middle:][:limit]]
+
+
+def evaluate(options: Options, attacker) -> dict:
+    """Every figure of the evaluation, as a JSON-ready dict (no ids, paths or transcripts in it)."""
+    run_keys = Keyring(f"privacy-eval-run-{options.seed}".encode())
+    attacker_keys = Keyring(f"privacy-eval-attacker-{options.seed}".encode())
+    enrollment, trials = split_enrollment(speaker_clips(options.trials, options.per_speaker), options.enroll)
+    pool = pool_clips(options.pool, options.pool_limit)
+    trial_speakers = [s for s, _ in trials]
+    trial_audio = [read_clip(c.path) for _, c in trials]
+    enroll_audio = {s: [read_clip(c.path) for c in clips] for s, clips in enrollment.items()}
+    pool_halves = [(clip, k, half) for clip in pool for k, half in enumerate(_halves(read_clip(clip.path),
+                                                                                      options.pool_max_s))]
+    log.info("privacy: %d speakers, %d trial clips, %d pool halves", len(enrollment), len(trials), len(pool_halves))
+
+    def embed(audios):
+        return np.stack([attacker.embed(a) for a in audios])
+
+    original_enroll = {s: embed(a) for s, a in enroll_audio.items()}
+    original_trials = embed(trial_audio)
+    result = {
+        "attacker": attacker.name, "speakers": len(enrollment), "trial_clips": len(trials),
+        "enrollment_clips_per_speaker": options.enroll, "pool_speakers": len({c.speaker for c in pool}),
+        "pool_halves": len(pool_halves),
+        "trial_audio_s": round(sum(len(a) for a in trial_audio) / SAMPLE_RATE, 1),
+        "original": {"eer": _eer(original_enroll, original_trials, trial_speakers)},
+        "modes": {},
+    }
+    whisper, original_text = None, None
+    wer_count = len(trials) if options.wer_clips < 0 else min(options.wer_clips, len(trials))
+    if wer_count:
+        from transforms.asr import load_whisper, transcribe
+
+        whisper = load_whisper(options.asr_cfg, cpu_threads=options.jobs)
+
+        def text_of(audio):
+            return " ".join(w.text for w in transcribe(whisper, audio, options.asr_cfg, language="en").words)
+
+        original_text = [text_of(a) for a in trial_audio[:wer_count]]
+    for mode in options.modes:
+        converter = Converter(options.voice_cfg, options.jobs)
+        try:
+            anon_trials = converter.convert(
+                trial_audio, [voice_seed(run_keys, _clip_id(c), c.speaker, mode) for _, c in trials])
+            timing = converter.cpu_seconds / converter.audio_seconds
+            attacker_enroll = {}
+            for s, clips in enrollment.items():
+                seeds = [voice_seed(attacker_keys, _clip_id(c), c.speaker, mode) for c in clips]
+                attacker_enroll[s] = converter.convert(enroll_audio[s], seeds)
+            pool_seeds = [voice_seed(attacker_keys, f"{_clip_id(c)}#{k}", c.speaker, "utterance")
+                          for c, k, _ in pool_halves]
+            anon_pool = converter.convert([h for _, _, h in pool_halves], pool_seeds)
+        finally:
+            converter.close()
+        anon_trial_emb = embed(anon_trials)
+        attacker_enroll_emb = {s: embed(a) for s, a in attacker_enroll.items()}
+        lda = Lda().fit(embed(anon_pool), [c.speaker for c, _, _ in pool_halves])
+        figures = {
+            "eer_ignorant": _eer(original_enroll, anon_trial_emb, trial_speakers),
+            "eer_lazy_informed": _eer(attacker_enroll_emb, anon_trial_emb, trial_speakers),
+            "eer_semi_informed_lite": _eer({s: lda.transform(e) for s, e in attacker_enroll_emb.items()},
+                                           lda.transform(anon_trial_emb), trial_speakers),
+            "conversion_cpu_s_per_audio_s": timing,
+            "conversion_times_faster_than_real_time": 1.0 / timing if timing else float("inf"),
+        }
+        if wer_count:
+            anon_text = [text_of(a) for a in anon_trials[:wer_count]]
+            figures["wer_vs_original_transcript"] = word_error_rate(original_text, anon_text)
+            figures["wer_clips"] = wer_count
+        correlations = [pitch_correlation(f0_contour(o, SAMPLE_RATE), f0_contour(a, SAMPLE_RATE))
+                        for o, a in zip(trial_audio, anon_trials)]
+        figures["pitch_correlation"] = float(np.nanmean(correlations))
+        result["modes"][mode] = figures
+        log.info("privacy: mode %s done", mode)
+    return result
+
+
+def _clip_id(clip: Clip) -> str:
+    return clip.path[len(clip.root):].lstrip("/")
