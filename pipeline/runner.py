@@ -7,12 +7,14 @@ import time
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import (DirectOptions, GoogleCloudOptions, PipelineOptions,
+                                                  StandardOptions, TestOptions)
 
 from pipeline import config as config_module
 from pipeline.graph import RunSpec, build, is_manifest
 from pipeline.models import PACKAGED_WHISPER
 from pipeline.report import AccountingError, package_versions
+from pipeline.secrets import SecretError, is_remote_runner
 from transforms.identity import InlineSecret
 
 log = logging.getLogger("deid")
@@ -70,14 +72,18 @@ def run_info(cfg: dict, secret_source: str, runner: str) -> dict:
     }
 
 
-def run_job(input_path: str, output: str, cfg: dict, secret: bytes, secret_source: str, beam_args: list[str],
-            overwrite: bool = False) -> dict:
-    """Run the pipeline; `secret_source` is a label for the report ("file", "env", "demo")."""
+def run_job(input_path: str, output: str, cfg: dict, secret, secret_source: str, beam_args: list[str],
+            overwrite: bool = False) -> dict | None:
+    """Run the pipeline. `secret` is a secret source (.get() -> bytes, see pipeline.secrets);
+    `secret_source` is a label for the report ("file", "env", "secret-manager", "demo").
+    Returns the run report, or None when the job was only translated or handed to a template launcher."""
     check_input(input_path)
     options, workers = beam_options(beam_args)
     guard_output(output, overwrite)
     runner = options.view_as(StandardOptions).runner
-    spec = RunSpec(input_path, output, cfg, InlineSecret(secret), workers, run_info(cfg, secret_source, runner))
+    if is_remote_runner(runner) and isinstance(secret, InlineSecret):
+        raise SecretError(f"runner {runner} would carry the secret inside its job graph; use --secret-uri")
+    spec = RunSpec(input_path, output, cfg, secret, workers, run_info(cfg, secret_source, runner))
     log.info("run: input %s -> output %s, runner %s, %d local worker(s)", input_path, output, runner, workers)
     started = time.perf_counter()
     pipeline = beam.Pipeline(options=options)
@@ -90,6 +96,9 @@ def run_job(input_path: str, output: str, cfg: dict, secret: bytes, secret_sourc
             raise PipelineFailed(text[text.find("accounting failed"):].splitlines()[0]) from None
         raise PipelineFailed(f"the pipeline failed ({type(error).__name__}); rerun with --debug for details") \
             from error
+    if options.view_as(TestOptions).dry_run or options.view_as(GoogleCloudOptions).template_location:
+        log.info("job translated but not run here (dry run or template launch); no report yet")
+        return None
     with FileSystems.open(f"{output.rstrip('/')}/run_report.json") as f:
         report = json.loads(f.read())
     log.info("done in %.1f s: %d inputs, %d shipped, %d quarantined, %d opted out; %.1f s of audio shipped",

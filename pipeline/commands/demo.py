@@ -7,6 +7,7 @@ from pipeline import config
 from pipeline.demo import make_samples
 from pipeline.runner import PipelineFailed, run_job
 from pipeline.secrets import DEMO_SECRET, ENV_VAR
+from transforms.identity import InlineSecret
 
 HELP = "create sample recordings and de-identify them (uses the documented demo secret)"
 
@@ -23,7 +24,7 @@ def main(args, beam_args) -> int:
     print(f"demo: {manifest} written; using the public DEMO secret ({DEMO_SECRET.decode()!r} is in the README). "
           f"Real runs need --secret-file or {ENV_VAR}.")
     try:
-        report = run_job(manifest, args.output, cfg, DEMO_SECRET, "demo", beam_args, overwrite=True)
+        report = run_job(manifest, args.output, cfg, InlineSecret(DEMO_SECRET), "demo", beam_args, overwrite=True)
     except PipelineFailed as failure:
         print(f"error: {failure}", file=sys.stderr)
         return 1
