@@ -7,18 +7,21 @@ import time
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import (DirectOptions, GoogleCloudOptions, PipelineOptions,
                                                   StandardOptions, TestOptions)
 
 from pipeline import config as config_module
 from pipeline.graph import RunSpec, build, is_manifest
 from pipeline.models import PACKAGED_WHISPER
-from pipeline.report import AccountingError, package_versions
+from pipeline.report import AccountingError, dump_json, package_versions, write_output_file
 from pipeline.secrets import SecretError, is_remote_runner
 from transforms.identity import InlineSecret
+from transforms.stage import METRICS_NAMESPACE
 
 log = logging.getLogger("deid")
-RUN_OUTPUTS = ["manifest.json", "run_report.json", "quarantine.jsonl", "shards"]
+RUN_OUTPUTS = ["manifest.json", "run_report.json", "quarantine.jsonl", "README.md", "erasure_log.jsonl", "shards",
+               "data"]
 
 
 class PipelineFailed(RuntimeError):
@@ -62,6 +65,7 @@ def run_info(cfg: dict, secret_source: str, runner: str) -> dict:
     sha = PACKAGED_WHISPER[model]["sha256"] if model in PACKAGED_WHISPER else cfg["asr"]["model_sha256"]
     return {
         "config_sha256": config_module.digest(cfg),
+        "config": cfg,
         "versions": package_versions(),
         "models": {"asr": model, "asr_sha256": sha, "asr_compute_type": cfg["asr"]["compute_type"],
                    "spacy": cfg["pii"]["spacy_model"]},
@@ -72,12 +76,28 @@ def run_info(cfg: dict, secret_source: str, runner: str) -> dict:
     }
 
 
+def stage_seconds(result) -> dict:
+    """Total time spent in each stage, summed over workers, from the `<stage>_ms` Beam distributions."""
+    try:
+        distributions = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))["distributions"]
+    except (NotImplementedError, KeyError, AttributeError):
+        return {}
+    totals: dict = {}
+    for item in distributions:
+        name = item.key.metric.name
+        if name.endswith("_ms") and item.committed is not None:
+            totals[name[:-3]] = totals.get(name[:-3], 0.0) + item.committed.sum / 1000.0
+    return {k: round(v, 3) for k, v in sorted(totals.items())}
+
+
 def run_job(input_path: str, output: str, cfg: dict, secret, secret_source: str, beam_args: list[str],
             overwrite: bool = False) -> dict | None:
     """Run the pipeline. `secret` is a secret source (.get() -> bytes, see pipeline.secrets);
     `secret_source` is a label for the report ("file", "env", "secret-manager", "demo").
     Returns the run report, or None when the job was only translated or handed to a template launcher."""
     check_input(input_path)
+    if cfg["consent"]["opt_out"] and not FileSystems.exists(cfg["consent"]["opt_out"]):
+        raise FileNotFoundError(f"opt-out list {cfg['consent']['opt_out']} does not exist")
     options, workers = beam_options(beam_args)
     guard_output(output, overwrite)
     runner = options.view_as(StandardOptions).runner
@@ -89,7 +109,8 @@ def run_job(input_path: str, output: str, cfg: dict, secret, secret_source: str,
     pipeline = beam.Pipeline(options=options)
     build(pipeline, spec)
     try:
-        pipeline.run().wait_until_finish()
+        result = pipeline.run()
+        result.wait_until_finish()
     except Exception as error:  # noqa: BLE001 - Beam wraps worker errors; only safe text goes out
         text = str(error)
         if AccountingError.__name__ in text or "accounting failed" in text:
@@ -101,6 +122,9 @@ def run_job(input_path: str, output: str, cfg: dict, secret, secret_source: str,
         return None
     with FileSystems.open(f"{output.rstrip('/')}/run_report.json") as f:
         report = json.loads(f.read())
+    report["timing"] = {"wall_seconds": round(time.perf_counter() - started, 3),
+                        "stage_seconds": stage_seconds(result)}
+    write_output_file(output, "run_report.json", dump_json(report))
     log.info("done in %.1f s: %d inputs, %d shipped, %d quarantined, %d opted out; %.1f s of audio shipped",
              time.perf_counter() - started, report["inputs"], report["shipped"], report["quarantined"],
              report["opted_out"], report["seconds_out"])

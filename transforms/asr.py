@@ -58,12 +58,14 @@ class Transcribe(Stage):
     def __init__(self, asr_cfg: dict, local_workers: int = 1):
         super().__init__()
         self.asr_cfg = asr_cfg
-        self.cpu_threads = asr_cfg["cpu_threads"] or default_cpu_threads(local_workers)
+        self.local_workers = local_workers
         self.done = 0
         self.audio_seconds = 0.0
 
     def setup(self):
-        self.model = load_whisper(self.asr_cfg, self.cpu_threads)
+        # Cores are counted on the worker, not on the machine that built the graph.
+        threads = self.asr_cfg["cpu_threads"] or default_cpu_threads(self.local_workers)
+        self.model = load_whisper(self.asr_cfg, threads)
 
     def apply(self, record):
         transcript = transcribe(self.model, record.audio, self.asr_cfg, record.language)

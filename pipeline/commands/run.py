@@ -22,11 +22,12 @@ def add_arguments(parser) -> None:
                                              "projects/P/secrets/S/versions/V (read on the workers)")
     parser.add_argument("--beam-options", help="YAML file of Beam pipeline options, e.g. configs/dataflow.yaml; "
                                                "Beam flags on the command line override it")
+    parser.add_argument("--opt-out", help="file of opted-out account or speaker ids, one per line (local or gs://)")
     parser.add_argument("--overwrite", action="store_true", help="replace a run already in --output")
 
 
 def main(args, beam_args) -> int:
-    cfg = config.load(args.config)
+    cfg = config.load(args.config, overrides={"consent": {"opt_out": args.opt_out}} if args.opt_out else None)
     if args.beam_options:
         beam_args = beam_options_file.load_file(args.beam_options) + beam_args
     runner = beam_options(beam_args)[0].view_as(StandardOptions).runner
