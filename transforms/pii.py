@@ -15,6 +15,7 @@ from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, Reco
 
 from transforms.identity import Keyring
 from transforms.records import Word
+from transforms.spoken import normalize_words, words_in_spans
 from transforms.stage import Stage
 
 MASK = "*****"
@@ -40,12 +41,20 @@ def _offline_tldextract() -> None:
 
 
 NAME_CUE = re.compile(
-    r"\b(?:my name is|my name's|this is|i am|i'm|call me|under the name|named|it's)\s+"
-    r"((?:[A-Z][a-z]+|[A-Z]\.)(?:\s+[A-Z][a-z]+){0,2})\b", re.IGNORECASE)
+    r"\b(?:my name is|my name's|name is|this is|i am|i'm|it's|call me|call|phone|ring|text|message|email|"
+    r"tell|remind|under the name|named|for|to|with|hi|hello|from)\s+$", re.IGNORECASE)
+NAME_TAGS = {"PROPN", "NOUN", "X", "ADJ"}
 
 
 class NameAfterCueRecognizer(EntityRecognizer):
-    """A capitalised name right after a cue such as "my name is"; the span is the name alone."""
+    """Up to three name-like words right after a cue such as "my name is" or "call", in any casing.
+
+    A word counts when spaCy tags it a proper noun, or it is capitalised mid-sentence, or it
+    follows a strong cue ("my name is") and is tagged like a noun; stop words end the name.
+    """
+
+    STRONG = re.compile(r"\b(?:my name is|my name's|name is|under the name|named|call me|i'm|i am)\s+$",
+                        re.IGNORECASE)
 
     def __init__(self, language: str):
         super().__init__(supported_entities=["PERSON"], supported_language=language, name="NameAfterCueRecognizer")
@@ -54,24 +63,148 @@ class NameAfterCueRecognizer(EntityRecognizer):
         return None
 
     def analyze(self, text, entities, nlp_artifacts=None):
-        return [RecognizerResult("PERSON", m.start(1), m.end(1), 0.6)
-                for m in NAME_CUE.finditer(text) if m.group(1)[:1].isupper()]
+        if nlp_artifacts is None or not nlp_artifacts.tokens:
+            return []
+        tokens = list(nlp_artifacts.tokens)
+        results = []
+        for i, token in enumerate(tokens):
+            before = text[max(0, token.idx - 30):token.idx]
+            if not NAME_CUE.search(before):
+                continue
+            strong = bool(self.STRONG.search(before))
+            name = []
+            for t in tokens[i:i + 3]:
+                looks_like_name = t.is_alpha and not t.is_stop and (
+                    t.pos_ == "PROPN" or (t.text[0].isupper() and t.i > 0) or (strong and t.pos_ in NAME_TAGS))
+                if not looks_like_name:
+                    break
+                name.append(t)
+            if name:
+                results.append(RecognizerResult("PERSON", name[0].idx, name[-1].idx + len(name[-1].text),
+                                                0.7 if strong else 0.5))
+        return results
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d * 2 > 9 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+# Words said shortly before a number that tell what it is.
+DIGIT_CONTEXT = [
+    ("US_SSN", re.compile(r"\b(?:social|security|ssn|s s n)\b", re.IGNORECASE)),
+    ("CREDIT_CARD", re.compile(r"\b(?:card|visa|mastercard|amex|credit|debit)\b", re.IGNORECASE)),
+    ("US_BANK_NUMBER", re.compile(r"\b(?:account|routing|bank|checking|savings|iban)\b", re.IGNORECASE)),
+    ("PHONE_NUMBER", re.compile(r"\b(?:phone|number|call|text|reach|mobile|cell|contacts?|dial)\b", re.IGNORECASE)),
+]
+
+
+class DigitRunRecognizer(EntityRecognizer):
+    """Runs of digits in the normalised transcript, typed by Luhn, length and the words said before them.
+
+    Five or more digits are always redacted (DIGIT_SEQUENCE when nothing tells their type); three or
+    four digits only after a PII cue ("card ending in 0106").
+    """
+
+    def __init__(self, language: str):
+        super().__init__(supported_entities=["CREDIT_CARD", "US_SSN", "US_BANK_NUMBER", "PHONE_NUMBER",
+                                             "DIGIT_SEQUENCE"],
+                         supported_language=language, name="DigitRunRecognizer")
+
+    def load(self) -> None:
+        return None
+
+    def analyze(self, text, entities, nlp_artifacts=None):
+        results = []
+        for m in re.finditer(r"(?<![\w@.])[A-Z0-9]*\d[A-Z0-9]*(?![\w@])", text):
+            code = m.group(0)
+            digits = re.sub(r"\D", "", code)
+            if len(digits) < 3:
+                continue
+            before = text[max(0, m.start() - 50):m.start()]
+            cue = next((entity for entity, pattern in DIGIT_CONTEXT if pattern.search(before)), None)
+            if 13 <= len(digits) <= 19 and digits == code and luhn_valid(digits):
+                entity, score = "CREDIT_CARD", 0.95
+            elif len(code) >= 12 and code != digits:
+                entity, score = "IBAN_CODE", 0.8
+            elif cue:
+                entity, score = cue, 0.85
+            elif len(digits) >= 5:
+                entity, score = ("PHONE_NUMBER", 0.7) if len(digits) in (10, 11) else ("DIGIT_SEQUENCE", 0.6)
+            else:
+                continue
+            results.append(RecognizerResult(entity, m.start(), m.end(), score))
+        return results
+
+
+BIRTH_CUE = re.compile(r"\b(?:born|birth|birthday|dob|d o b|b-day)\b", re.IGNORECASE)
+_MONTH = r"(?:january|february|march|april|may|june|july|august|september|october|november|december|" \
+         r"jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)"
+_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+DATE_PATTERN = re.compile(
+    rf"\b(?:(?:the\s+)?{_DAY}\s+(?:of\s+)?{_MONTH}|{_MONTH}\s+(?:the\s+)?{_DAY})(?:,?\s+\d{{4}})?\b"
+    rf"|\b{_MONTH}\s+\d{{4}}\b|\b\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2,4}}\b|\b(?:19|20)\d{{2}}\b",
+    re.IGNORECASE)
+
+
+PAST_FULL_DATE = re.compile(r"\d.*\b(?:19\d\d|200\d|201[0-5])$|^[a-z]+\s+(?:19\d\d|200\d)$", re.IGNORECASE)
+
+
+class DateOfBirthRecognizer(EntityRecognizer):
+    """A date (or a lone birth year) said after a birth cue in the same utterance."""
+
+    def __init__(self, language: str):
+        super().__init__(supported_entities=["DATE_OF_BIRTH"], supported_language=language,
+                         name="DateOfBirthRecognizer")
+
+    def load(self) -> None:
+        return None
+
+    def analyze(self, text, entities, nlp_artifacts=None):
+        results = []
+        for m in DATE_PATTERN.finditer(text):
+            if BIRTH_CUE.search(text[max(0, m.start() - 60):m.start()]):
+                results.append(RecognizerResult("DATE_OF_BIRTH", m.start(), m.end(), 0.85))
+            elif PAST_FULL_DATE.search(m.group(0)):
+                # ASR mishears the cue ("my native bird is"); a full date long past is a birth date more
+                # often than anything a voice assistant is asked to schedule.
+                results.append(RecognizerResult("DATE_OF_BIRTH", m.start(), m.end(), 0.6))
+        return results
+
+
+STREET_TYPES = r"(?:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way|place|pl|terrace|" \
+               r"circle|parkway|highway|hwy|square|trail|crescent|alley)"
 
 
 def _custom_recognizers(language: str) -> list:
-    digit_run = PatternRecognizer(
-        supported_entity="DIGIT_SEQUENCE", supported_language=language, name="DigitSequenceRecognizer",
-        patterns=[Pattern("digits with separators", r"(?<![\w])\d(?:[\s\-\.,/]{0,2}\d){5,}(?![\w])", 0.6)])
+    email = PatternRecognizer(
+        supported_entity="EMAIL_ADDRESS", supported_language=language, name="WrittenEmailRecognizer",
+        patterns=[Pattern("address with @", r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}\b", 0.9),
+                  # ASR often swallows the "at": "mariagonzalezatgmail.com", "spattersonexample.org"
+                  Pattern("address without @", r"\b[\w+-][\w.+-]{5,}\.(?:com|net|org|edu|me|io|co)\b", 0.5)])
     street = PatternRecognizer(
         supported_entity="STREET_ADDRESS", supported_language=language, name="StreetAddressRecognizer",
         patterns=[Pattern("house number and street",
-                          r"\b\d{1,6}\s+(?:[A-Za-z]+\s+){1,3}(?:street|st|avenue|ave|road|rd|boulevard|blvd|"
-                          r"lane|ln|drive|dr|court|ct|way|place|pl|terrace|circle|parkway|highway)\b", 0.7)])
-    return [digit_run, street, NameAfterCueRecognizer(language)]
+                          rf"(?i)\b\d{{1,6}}(?:[a-z])?\s+(?:[a-z]+\s+){{1,3}}?{STREET_TYPES}\b"
+                          r"(?:\s+(?:apartment|apt|unit|suite|number)\s+\w+)?", 0.85)])
+    iban = PatternRecognizer(
+        supported_entity="IBAN_CODE", supported_language=language, name="SpokenIbanRecognizer",
+        patterns=[Pattern("country, check digits, account", r"\b[A-Z]{2}\d{2}[A-Z0-9]{8,30}\b", 0.85)])
+    return [email, street, iban, DigitRunRecognizer(language), DateOfBirthRecognizer(language),
+            NameAfterCueRecognizer(language)]
 
 
 class PiiDetector:
-    """presidio AnalyzerEngine with the packaged spaCy model and the recognizers speech needs."""
+    """presidio AnalyzerEngine with the packaged spaCy model and the recognizers speech needs.
+
+    `find` analyses written text; `find_in_words` analyses the spoken-form normalisation of ASR
+    words and returns, for each word, the entity that covers it (or None).
+    """
 
     def __init__(self, pii_cfg: dict):
         _offline_tldextract()
@@ -104,26 +237,16 @@ class PiiDetector:
             spans.append(Span(r.start, r.end, r.entity_type, float(r.score)))
         return sorted(spans, key=lambda s: (s.start, -s.end))
 
-
-def words_text(words: list[Word]) -> tuple[str, list[tuple[int, int]]]:
-    """The transcript as one string, and each word's character offsets in it."""
-    offsets, parts, position = [], [], 0
-    for w in words:
-        offsets.append((position, position + len(w.text)))
-        parts.append(w.text)
-        position += len(w.text) + 1
-    return " ".join(parts), offsets
+    def find_in_words(self, texts: list[str]) -> list:
+        normalized, offsets = normalize_words(texts)
+        hits = words_in_spans(offsets, self.find(normalized))
+        return [None if hit is None or _strip_word(t).casefold() in self.allow_list else hit.entity
+                for t, hit in zip(texts, hits)]
 
 
-def mark_words(words: list[Word], spans: list[Span]) -> list[Word]:
-    """Set `pii` on every word that overlaps a span (the higher-scoring span wins)."""
-    _, offsets = words_text(words)
-    marked = []
-    for w, (start, end) in zip(words, offsets):
-        hits = [s for s in spans if s.start < end and s.end > start]
-        entity = max(hits, key=lambda s: s.score).entity if hits else None
-        marked.append(Word(w.text, w.start, w.end, w.probability, entity))
-    return marked
+def mark_words(words: list[Word], entities: list) -> list[Word]:
+    """Copies of the words with `pii` set to the entity found over each (None where nothing was)."""
+    return [Word(w.text, w.start, w.end, w.probability, entity) for w, entity in zip(words, entities)]
 
 
 def _strip_word(text: str) -> str:
@@ -194,8 +317,7 @@ class RedactTranscript(Stage):
         self.operator = TextOperator(self.pii_cfg, Keyring(self.secret_source.get()))
 
     def apply(self, record):
-        text, _ = words_text(record.words)
-        marked = mark_words(record.words, self.detector.find(text))
+        marked = mark_words(record.words, self.detector.find_in_words([w.text for w in record.words]))
         record.words = redact_words(marked, self.operator)
         record.text = " ".join(w.text for w in record.words)
         record.pii_counts = entity_counts(record.words)

@@ -27,7 +27,8 @@ def surrogate(entity: str, seed: bytes) -> str:
     if entity == "PERSON":
         return f"{_pick(seed, 0, FIRST_NAMES)} {_pick(seed, 1, LAST_NAMES)}"
     if entity == "PHONE_NUMBER":
-        return f"555-01{_digits(seed, 2, 2)}-{_digits(seed, 4, 4)}"
+        # 555-0100 to 555-0199 are reserved for fiction in the North American numbering plan
+        return f"{2 + seed[0] % 8}{_digits(seed, 2, 1)}-555-01{_digits(seed, 2, 4)}"
     if entity == "EMAIL_ADDRESS":
         return f"{_pick(seed, 0, FIRST_NAMES).lower()}.{_pick(seed, 1, LAST_NAMES).lower()}@{_pick(seed, 2, DOMAINS)}"
     if entity == "CREDIT_CARD":

@@ -1,0 +1,69 @@
+import pytest
+
+from transforms.identity import Keyring
+from transforms.pii import TextOperator, luhn_valid, mark_words, redact_words
+from transforms.records import Word
+
+
+def entities(detector, text):
+    return dict(zip(text.split(), detector.find_in_words(text.split())))
+
+
+@pytest.mark.parametrize("text, value, entity", [
+    ("call me back at five five five, oh one two, three four five six", "five", "PHONE_NUMBER"),
+    ("my card number is 4495-9089-6128-0102 thanks", "4495-9089-6128-0102", "CREDIT_CARD"),
+    ("my social security number is 123 45 6789", "6789", "US_SSN"),
+    ("transfer money to account number 8 8 4 1 2 0 3 3", "0", "US_BANK_NUMBER"),
+    ("my email is john dot smith at gmail dot com", "smith", "EMAIL_ADDRESS"),
+    ("send it to maria.gonzalezatgmail.com please", "maria.gonzalezatgmail.com", "EMAIL_ADDRESS"),
+    ("deliver the package to 1234 Maple Avenue today", "Maple", "STREET_ADDRESS"),
+    ("my date of birth is March 15th, 1985", "1985", "DATE_OF_BIRTH"),
+    ("my name is robert johnson and I need help", "johnson", "PERSON"),
+])
+def test_spoken_pii_is_found(pii_detector, text, value, entity):
+    assert entities(pii_detector, text)[value] == entity
+
+
+def test_ordinary_requests_keep_every_word(pii_detector):
+    for text in ["set a timer for 25 minutes", "turn off the lights in the living room",
+                 "add milk, eggs and bread to my shopping list", "remind me on March 3rd to water the plants"]:
+        assert pii_detector.find_in_words(text.split()) == [None] * len(text.split())
+
+
+def test_allow_listed_wake_word_is_never_redacted(pii_detector):
+    found = entities(pii_detector, "Alexa, this is Alexa Martin speaking")
+    assert found["Alexa,"] is None and found["Martin"] == "PERSON"
+
+
+def test_luhn():
+    assert luhn_valid("4495908961280102") and not luhn_valid("4495908961280106")
+
+
+def run_words(*spec):
+    return [Word(t, i * 0.5, i * 0.5 + 0.4, 1.0, e) for i, (t, e) in enumerate(spec)]
+
+
+def test_pseudonyms_are_keyed_and_stable_per_value(cfg):
+    pii_cfg = dict(cfg["pii"], operators={"PERSON": "pseudonym"})
+    operator = TextOperator(pii_cfg, Keyring(b"k1"))
+    words = run_words(("call", None), ("Ann", "PERSON"), ("Lee,", "PERSON"), ("not", None), ("Ann", "PERSON"),
+                      ("Lee", "PERSON"))
+    out = redact_words(words, operator)
+    assert out[1].text.startswith("[PERSON_") and out[1].text == out[3].text + ","
+    assert out[1].start == 0.5 and out[1].end == 1.4
+    other = redact_words(words, TextOperator(pii_cfg, Keyring(b"k2")))
+    assert other[3].text != out[3].text
+
+
+def test_surrogates_are_realistic_and_consistent(cfg):
+    operator = TextOperator(dict(cfg["pii"], operator="surrogate"), Keyring(b"k1"))
+    words = run_words(("ring", None), ("4155550132", "PHONE_NUMBER"), ("or", None), ("4155550132", "PHONE_NUMBER"))
+    out = redact_words(words, operator)
+    assert out[1].text == out[3].text and out[1].text != "4155550132"
+    assert sum(ch.isdigit() for ch in out[1].text) == 10
+
+
+def test_mark_words_keeps_times(pii_detector):
+    words = [Word(t, i, i + 0.5) for i, t in enumerate("my name is Robert".split())]
+    marked = mark_words(words, pii_detector.find_in_words([w.text for w in words]))
+    assert [w.pii for w in marked] == [None, None, None, "PERSON"] and marked[3].start == 3
