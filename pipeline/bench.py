@@ -1,0 +1,181 @@
+"""Throughput benchmark: the naive faster-whisper loop against the whole pipeline with 1 and N workers.
+
+Everything runs on the same audio. Pipeline runs are separate processes (`python -m pipeline run`), so their
+wall time includes start-up and model loading; the naive loop's excludes its one model load, which makes the
+comparison conservative for the pipeline. Peak resident memory is read from /proc (VmHWM) of every process of
+a run while it runs.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import soundfile as sf
+
+from pipeline.tts import ESPEAK_VOICES, FLITE_VOICES, synthesize
+
+SENTENCES = [
+    "Set a timer for twenty minutes and remind me to check the oven.",
+    "What is the weather going to be like in Chicago tomorrow afternoon?",
+    "Add milk, eggs and two loaves of bread to my shopping list.",
+    "Call my sister and tell her I will be there around seven thirty.",
+    "Play some quiet piano music in the living room please.",
+    "How many kilometres are there between Paris and Berlin?",
+    "Turn off all the lights downstairs except the one in the kitchen.",
+    "My name is Daniel Carter and my phone number is 555 014 2298.",
+    "Schedule a dentist appointment for next Tuesday at nine in the morning.",
+    "Read me the latest headlines about the football championship.",
+    "Send a message to Olivia saying the meeting moved to Thursday.",
+    "What time does the pharmacy on Main Street close tonight?",
+]
+
+
+def make_speech(folder: str, minutes: float, sample_rate: int = 16000) -> tuple[str, float]:
+    """Writes varied TTS utterances totalling at least `minutes`; returns (manifest path, audio seconds)."""
+    os.makedirs(folder, exist_ok=True)
+    voices = ESPEAK_VOICES + [f"flite:{v}" for v in FLITE_VOICES]
+    total, lines, i = 0.0, [], 0
+    while total < minutes * 60.0:
+        voice = voices[i % len(voices)]
+        text = " ".join(SENTENCES[(i + j) % len(SENTENCES)] for j in range(2))
+        audio = synthesize(text, voice, sample_rate)
+        audio = np.concatenate([np.zeros(sample_rate // 4, np.float32), audio, np.zeros(sample_rate // 4, np.float32)])
+        name = f"utt{i:05d}.wav"
+        sf.write(os.path.join(folder, name), audio, sample_rate, subtype="PCM_16")
+        lines.append({"id": f"bench-{i:05d}", "audio": name, "speaker_id": f"voice-{voice}"})
+        total += len(audio) / sample_rate
+        i += 1
+    manifest = os.path.join(folder, "manifest.jsonl")
+    with open(manifest, "w", encoding="utf-8") as f:
+        f.writelines(json.dumps(line) + "\n" for line in lines)
+    return manifest, total
+
+
+def audio_files(manifest: str) -> list[str]:
+    base = os.path.dirname(manifest)
+    with open(manifest, encoding="utf-8") as f:
+        return [os.path.join(base, json.loads(line)["audio"]) for line in f if line.strip()]
+
+
+def naive_loop(manifest: str, asr_cfg: dict) -> dict:
+    """faster-whisper with the pipeline's model and settings, in a plain loop in this process."""
+    from transforms.asr import default_cpu_threads, load_whisper, transcribe
+
+    model = load_whisper(asr_cfg, asr_cfg["cpu_threads"] or default_cpu_threads(1))
+    seconds = 0.0
+    started = time.perf_counter()
+    for path in audio_files(manifest):
+        audio, rate = sf.read(path, dtype="float32")
+        seconds += len(audio) / rate
+        transcribe(model, audio, asr_cfg)
+    wall = time.perf_counter() - started
+    return {"audio_seconds": round(seconds, 2), "wall_seconds": round(wall, 2), "speed": round(seconds / wall, 2),
+            "peak_rss_mb": {"loop": round(_own_peak_rss_mb(), 1)}}
+
+
+def _own_peak_rss_mb() -> float:
+    return _vm_hwm_mb(os.getpid()) or 0.0
+
+
+def _vm_hwm_mb(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/status", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        return None
+    return None
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below `pid`, from the parent ids in /proc/<pid>/stat."""
+    parents: dict = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="utf-8") as f:
+                    parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    found, frontier = [], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
+def pipeline_run(manifest: str, output: str, workers: int, config_path: str | None, secret: str) -> dict:
+    command = [sys.executable, "-m", "pipeline", "run", "--input", manifest, "--output", output, "--overwrite",
+               "--runner", "FnApiRunner", "--direct_num_workers", str(workers)]
+    if workers > 1:
+        command += ["--direct_running_mode", "multi_processing"]
+    if config_path:
+        command += ["--config", config_path]
+    peaks: dict = {}
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "DEID_SECRET": secret})
+    while process.poll() is None:
+        for pid in [process.pid] + _descendants(process.pid):
+            peak = _vm_hwm_mb(pid)
+            if peak is not None:
+                peaks[pid] = max(peaks.get(pid, 0.0), peak)
+        time.sleep(0.2)
+    wall = time.perf_counter() - started
+    stderr = process.stderr.read()
+    if process.returncode != 0:
+        raise RuntimeError(f"pipeline run with {workers} worker(s) failed: {stderr.strip().splitlines()[-1:]}")
+    with open(os.path.join(output, "run_report.json"), encoding="utf-8") as f:
+        report = json.load(f)
+    seconds = report["seconds_in"]
+    stages = report.get("timing", {}).get("stage_seconds", {})
+    return {"workers": workers, "audio_seconds": seconds, "wall_seconds": round(wall, 2),
+            "speed": round(seconds / wall, 2), "shipped": report["shipped"], "quarantined": report["quarantined"],
+            "stage_seconds_per_audio_second": {k: round(v / seconds, 4) for k, v in stages.items()},
+            "peak_rss_mb": {str(pid): round(mb, 1) for pid, mb in sorted(peaks.items())}}
+
+
+def run_benchmark(minutes: float, input_dir: str | None, workers: list[int], cfg: dict,
+                  config_path: str | None) -> dict:
+    with tempfile.TemporaryDirectory(prefix="deid-bench-") as tmp:
+        if input_dir:
+            manifest = os.path.join(input_dir, "manifest.jsonl")
+            if not os.path.exists(manifest):
+                raise FileNotFoundError(f"{manifest} does not exist (make one with --minutes and no --input)")
+        else:
+            manifest, _ = make_speech(os.path.join(tmp, "speech"), minutes)
+        secret = "bench-secret-" + os.urandom(16).hex()
+        results = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+                   "naive": naive_loop(manifest, cfg["asr"]), "pipeline": []}
+        for n in workers:
+            results["pipeline"].append(pipeline_run(manifest, os.path.join(tmp, f"out-{n}"), n, config_path, secret))
+    naive = results["naive"]["speed"]
+    speeds = {r["workers"]: r["speed"] for r in results["pipeline"]}
+    results["ratios"] = {f"pipeline_{n}w_over_naive": round(s / naive, 3) for n, s in speeds.items()}
+    if 1 in speeds:
+        for n, s in speeds.items():
+            if n != 1:
+                results["ratios"][f"{n}w_over_1w"] = round(s / speeds[1], 3)
+    return results
+
+
+def format_results(results: dict) -> str:
+    naive = results["naive"]
+    lines = [f"audio: {naive['audio_seconds']:.0f} s, machine: {results['machine']['cpus']} CPUs",
+             f"naive faster-whisper loop: {naive['speed']:.2f} audio s / wall s "
+             f"(peak RSS {naive['peak_rss_mb']['loop']:.0f} MB)"]
+    for run in results["pipeline"]:
+        peaks = ", ".join(f"{mb:.0f}" for mb in run["peak_rss_mb"].values())
+        lines.append(f"pipeline, {run['workers']} worker(s): {run['speed']:.2f} audio s / wall s "
+                     f"({run['wall_seconds']:.1f} s wall, {run['shipped']} shipped); peak RSS per process MB: {peaks}")
+        stages = ", ".join(f"{k} {v:.4f}" for k, v in run["stage_seconds_per_audio_second"].items())
+        lines.append(f"  stage seconds per audio second (summed over workers): {stages}")
+    lines += [f"{name}: {value:.3f}" for name, value in results["ratios"].items()]
+    return "\n".join(lines)
