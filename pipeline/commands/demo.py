@@ -30,5 +30,5 @@ def main(args, beam_args) -> int:
         return 1
     print(f"demo: {report['inputs']} inputs, {report['shipped']} shipped, {report['quarantined']} quarantined, "
           f"{report['seconds_in']:.1f} s of audio in, PII removed: {report['pii_entities']}")
-    print(f"output: {args.output} (shards/, manifest.json, quarantine.jsonl, run_report.json)")
+    print(f"output: {args.output} (README.md dataset card, shards/, manifest.json, quarantine.jsonl, run_report.json)")
     return 0
