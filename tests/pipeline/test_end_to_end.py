@@ -116,8 +116,7 @@ def test_nothing_identifying_in_the_output_folder_or_the_logs(e2e):
     needles = [e2e["secret"]]
     for line in e2e["lines"]:
         needles += [line["id"].encode(), line["speaker_id"].encode()]
-        if "account_id" in line:
-            needles += [line["account_id"].encode(), line["device_id"].encode()]
+        needles += [line[field].encode() for field in ("account_id", "device_id") if field in line]
     for u in E2E_UTTERANCES:
         needles.append(u["text"].encode())
         needles += [v.encode() for v in u["pii"] if not v.isdigit()]
