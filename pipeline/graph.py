@@ -13,7 +13,7 @@ from transforms.asr import Transcribe
 from transforms.audio_io import DecodeAudio
 from transforms.consent import OPTED_OUT, ConsentFilter, parse_opt_out_line
 from transforms.ingest import KeepOnePerKey, ParseManifestLine, ToRecord, entry_from_file
-from transforms.pii import RedactTranscript
+from transforms.pii import RedactTranscript, VerifyRedaction
 from transforms.redact_audio import RedactAudio
 from transforms.shards import BuildShardEntry, WriteShard, assign_shards
 from transforms.stage import QUARANTINE
@@ -96,6 +96,9 @@ def build(p: beam.Pipeline, spec: RunSpec):
     quarantines.append(q)
     redacted, q = _stage(converted, "RedactAudio", RedactAudio(cfg["redaction"]))
     quarantines.append(q)
+    if cfg["redaction"]["verify"]:
+        redacted, q = _stage(redacted, "VerifyRedaction", VerifyRedaction(cfg["asr"], cfg["pii"], spec.local_workers))
+        quarantines.append(q)
     shard_entries, q = _stage(redacted, "Encode",
                               BuildShardEntry(cfg["identity"]["metadata_allowlist"], voice_mode,
                                               cfg["output"]["splits"], spec.secret))

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 
 from transforms.identity import Keyring
-from transforms.records import Word
-from transforms.spoken import normalize_words, words_in_spans
+from transforms.records import Rejected, Word
+from transforms.spoken import normalize_text, normalize_words, words_in_spans
 from transforms.stage import Stage
 
 MASK = "*****"
@@ -303,8 +303,51 @@ def entity_counts(words: list[Word]) -> dict:
     return dict(sorted(counts.items()))
 
 
+def _value_tokens(text: str) -> list[str]:
+    return [t for t in re.findall(r"[a-z0-9@._-]+", normalize_text(text).lower()) if len(t) >= 2 or t.isdigit()]
+
+
+def place_supplied_pii(words: list[Word], supplied: list[Word]) -> list:
+    """Entities for the ASR words that say the PII values found in a supplied transcript.
+
+    Every token of every supplied value must be found in the ASR words (after spoken-form
+    normalisation); a value that cannot be placed in time fails closed.
+    """
+    normalized, offsets = normalize_words([w.text for w in words])
+    lowered = normalized.lower()
+    placed: list = [None] * len(words)
+    i = 0
+    while i < len(supplied):
+        entity = supplied[i].pii
+        if entity is None:
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(supplied) and supplied[j + 1].pii == entity:
+            j += 1
+        tokens = _value_tokens(" ".join(w.text for w in supplied[i:j + 1]))
+        if not tokens:
+            raise Rejected("pii_span_not_placeable")
+        for token in tokens:
+            # digits may be glued to other digits by ASR; words must match whole
+            pattern = re.escape(token) if token.isdigit() else rf"(?<![a-z0-9]){re.escape(token)}(?![a-z0-9])"
+            hits = [m.start() for m in re.finditer(pattern, lowered)]
+            found = [k for k, (a, b) in enumerate(offsets) if b > a and any(h < b and h + len(token) > a
+                                                                             for h in hits)]
+            if not found:
+                raise Rejected("pii_span_not_placeable")
+            for k in found:
+                placed[k] = placed[k] or entity
+        i = j + 1
+    return placed
+
+
 class RedactTranscript(Stage):
-    """Find PII in the ASR words and replace it, marking the words whose audio must be silenced."""
+    """Find PII in the ASR words and replace it, marking the words whose audio must be silenced.
+
+    With a supplied transcript, the supplied text is redacted with the same policy and shipped
+    instead of the ASR text; its PII values are placed in time through the ASR words.
+    """
 
     name = "pii"
 
@@ -317,8 +360,42 @@ class RedactTranscript(Stage):
         self.operator = TextOperator(self.pii_cfg, Keyring(self.secret_source.get()))
 
     def apply(self, record):
-        marked = mark_words(record.words, self.detector.find_in_words([w.text for w in record.words]))
-        record.words = redact_words(marked, self.operator)
-        record.text = " ".join(w.text for w in record.words)
+        entities = self.detector.find_in_words([w.text for w in record.words])
+        shipped_text = None
+        if record.supplied_transcript:
+            supplied = [Word(t, float("nan"), float("nan")) for t in record.supplied_transcript.split()]
+            supplied = mark_words(supplied, self.detector.find_in_words([w.text for w in supplied]))
+            placed = place_supplied_pii(record.words, supplied)
+            entities = [own or other for own, other in zip(entities, placed)]
+            shipped_text = " ".join(w.text for w in redact_words(supplied, self.operator))
+            record.supplied_transcript = None   # the unredacted text goes no further
+        record.words = redact_words(mark_words(record.words, entities), self.operator)
+        record.text = shipped_text if shipped_text is not None else " ".join(w.text for w in record.words)
         record.pii_counts = entity_counts(record.words)
+        yield record
+
+
+class VerifyRedaction(Stage):
+    """Optional second pass: transcribe the shipped audio again and quarantine the record if the
+    detector still finds PII in it (a value the first pass missed, or one the silence did not cover).
+    Doubles the ASR cost; off by default (redaction.verify)."""
+
+    name = "verify_redaction"
+
+    def __init__(self, asr_cfg: dict, pii_cfg: dict, local_workers: int = 1):
+        super().__init__()
+        self.asr_cfg, self.pii_cfg, self.local_workers = asr_cfg, pii_cfg, local_workers
+
+    def setup(self):
+        from transforms.asr import default_cpu_threads, load_whisper
+
+        self.model = load_whisper(self.asr_cfg, self.asr_cfg["cpu_threads"] or default_cpu_threads(self.local_workers))
+        self.detector = PiiDetector(self.pii_cfg)
+
+    def apply(self, record):
+        from transforms.asr import transcribe
+
+        heard = transcribe(self.model, record.audio, self.asr_cfg, record.language or record.detected_language)
+        if any(self.detector.find_in_words([w.text for w in heard.words])):
+            raise Rejected("pii_readable_after_redaction")
         yield record

@@ -67,3 +67,53 @@ def test_mark_words_keeps_times(pii_detector):
     words = [Word(t, i, i + 0.5) for i, t in enumerate("my name is Robert".split())]
     marked = mark_words(words, pii_detector.find_in_words([w.text for w in words]))
     assert [w.pii for w in marked] == [None, None, None, "PERSON"] and marked[3].start == 3
+
+
+def asr_words(text):
+    return [Word(t, 0.4 * i, 0.4 * i + 0.3) for i, t in enumerate(text.split())]
+
+
+def redact_record(cfg, words, supplied):
+    from transforms.identity import InlineSecret
+    from transforms.pii import RedactTranscript
+    from transforms.records import Record
+
+    stage = RedactTranscript(cfg["pii"], InlineSecret(b"k1"))
+    stage.setup()
+    record = Record(key="k", audio_uri="", speaker="s", account=None, voice_seed=b"", supplied_transcript=supplied,
+                    words=words)
+    return next(iter(stage.apply(record)))
+
+
+def test_supplied_transcript_is_shipped_redacted_and_placed_in_time(cfg):
+    record = redact_record(cfg, asr_words("My name is Robert Johnson, call 4-1-5 555 0132."),
+                           "my name is Robert Johnson, call four one five, five five five, oh one three two")
+    assert "Johnson" not in record.text and "five" not in record.text and record.text.startswith("my name is [")
+    assert [w.pii is not None for w in record.words] == [False, False, False, True, False, True]
+    assert record.supplied_transcript is None
+
+
+def test_supplied_pii_missing_from_the_audio_fails_closed(cfg):
+    from transforms.records import Rejected
+
+    with pytest.raises(Rejected) as rejected:
+        redact_record(cfg, asr_words("please set an alarm for seven"), "please call Robert Johnson at seven")
+    assert rejected.value.reason == "pii_span_not_placeable"
+
+
+@pytest.mark.slow
+def test_verification_quarantines_audio_where_pii_is_still_heard(cfg, speech):
+    from transforms.pii import VerifyRedaction
+    from transforms.records import Record, Rejected
+
+    stage = VerifyRedaction(cfg["asr"], cfg["pii"])
+    stage.setup()
+
+    def record(text):
+        return Record(key="k", audio_uri="", speaker="s", account=None, voice_seed=b"", language="en",
+                      audio=speech(text, "flite:slt"))
+
+    assert len(list(stage.apply(record("please turn off the lights in the kitchen")))) == 1
+    with pytest.raises(Rejected) as rejected:
+        list(stage.apply(record("my phone number is four one five, five five five, oh one three two")))
+    assert rejected.value.reason == "pii_readable_after_redaction"
