@@ -39,6 +39,10 @@ def transcribe(model, audio: np.ndarray, asr_cfg: dict, language: str | None = N
         word_timestamps=True,
         vad_filter=asr_cfg["vad_filter"],
         condition_on_previous_text=False,
+        # No temperature fallback: it samples from CTranslate2's process-wide random generator, which
+        # cannot be seeded per call, so a hard utterance's text would depend on the run and on what the
+        # worker transcribed before. Beam search alone is deterministic.
+        temperature=0.0,
     )
     words = []
     for segment in segments:
