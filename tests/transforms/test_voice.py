@@ -1,0 +1,107 @@
+import apache_beam as beam
+import numpy as np
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that
+
+from transforms.identity import Keyring
+from transforms.records import Record
+from transforms.voice import (ConvertVoice, anonymize, convert, derive_params, f0_contour, median_f0,
+                              warp_source_bins)
+
+SR = 16000
+TEXT = "Turn the living room lights off and play some quiet music."
+
+
+def seed(name: str) -> bytes:
+    return Keyring(b"voice-test-secret-0123456789").voice_seed(name)
+
+
+def test_params_are_keyed_deterministic_and_inside_the_configured_ranges(cfg):
+    voice = cfg["voice"]
+    first = derive_params(seed("speaker:a"), voice)
+    assert derive_params(seed("speaker:a"), voice) == first
+    drawn = [derive_params(seed(f"speaker:{i}"), voice) for i in range(40)]
+    assert len({p.f0_median_hz for p in drawn}) == 40
+    for p in drawn:
+        assert voice["f0_min_hz"] <= p.f0_median_hz <= voice["f0_max_hz"]
+        assert voice["formant_min"] <= p.formant_ratio <= voice["formant_max"]
+        assert voice["f0_spread_min"] <= p.f0_spread <= voice["f0_spread_max"]
+    # Wide ranges are the point: the pseudo-voices must not cluster.
+    medians = [p.f0_median_hz for p in drawn]
+    assert max(medians) / min(medians) > 1.8
+
+
+def test_frequency_warp_is_monotonic_and_the_identity_at_ratio_one():
+    bins = 513
+    assert np.allclose(warp_source_bins(bins, SR, 1.0, (1.0,) * 5), np.arange(bins))
+    warped = warp_source_bins(bins, SR, 1.1, (1.2, 0.9, 1.1, 0.85, 1.0))
+    assert np.all(np.diff(warped) >= 0)
+    assert warped[100] < 100  # formants move up: an output bin reads from a lower source bin
+
+
+def test_output_has_the_input_length_and_is_a_finite_signal_in_range(cfg, speech):
+    audio = speech(TEXT, "en-us+m3")
+    out = anonymize(audio, SR, seed("speaker:a"), cfg["voice"])
+    assert out.dtype == np.float32 and out.shape == audio.shape
+    assert np.isfinite(out).all() and np.max(np.abs(out)) <= 1.0
+    assert np.sqrt(np.mean(out ** 2)) > 0.01  # not silence
+    assert not np.allclose(out, audio, atol=0.05)
+
+
+def test_pitch_lands_on_the_pseudo_speakers_median_whatever_the_source(cfg, speech):
+    params = derive_params(seed("speaker:b"), cfg["voice"])
+    for voice in ("en-us+m3", "en-us+f3", "flite:slt"):
+        out = convert(speech(TEXT, voice), SR, params, cfg["voice"]["frame_period_ms"])
+        assert median_f0(out, SR) == pytest.approx(params.f0_median_hz, rel=0.12)
+
+
+def test_pitch_contour_keeps_its_shape(cfg, speech):
+    audio = speech(TEXT, "flite:slt")
+    out = anonymize(audio, SR, seed("utterance:x"), cfg["voice"])
+    before, after = f0_contour(audio, SR), f0_contour(out, SR)
+    both = (before > 0) & (after > 0)
+    assert both.sum() > 50
+    assert np.corrcoef(np.log(before[both]), np.log(after[both]))[0, 1] > 0.6
+
+
+def test_different_seeds_give_different_voices(cfg, speech):
+    audio = speech(TEXT, "en-us+m3")
+    a = anonymize(audio, SR, seed("speaker:a"), cfg["voice"])
+    b = anonymize(audio, SR, seed("speaker:c"), cfg["voice"])
+    assert abs(median_f0(a, SR) - median_f0(b, SR)) > 5 or not np.allclose(a, b, atol=0.05)
+    assert np.array_equal(a, anonymize(audio, SR, seed("speaker:a"), cfg["voice"]))
+
+
+def test_silence_and_unvoiced_input_pass_without_error(cfg):
+    rng = np.random.default_rng(0)
+    noise = (0.05 * rng.standard_normal(SR)).astype(np.float32)
+    out = anonymize(noise, SR, seed("speaker:a"), cfg["voice"])
+    assert out.shape == noise.shape and np.isfinite(out).all()
+
+
+@pytest.mark.slow
+def test_words_survive_the_conversion(cfg, speech, whisper):
+    from transforms.asr import transcribe
+
+    audio = speech(TEXT, "flite:slt")
+    for name in ("speaker:a", "speaker:b", "utterance:c"):
+        out = anonymize(audio, SR, seed(name), cfg["voice"])
+        text = " ".join(w.text for w in transcribe(whisper, out, cfg["asr"], "en").words).lower()
+        assert sum(word in text for word in ("living", "room", "lights", "music")) >= 3, text
+
+
+def test_stage_replaces_the_audio_in_a_beam_pipeline(cfg, speech):
+    audio = speech("Set a timer for ten minutes.", "en-us+f3")
+    record = Record(key="k1", audio_uri="", speaker="spk-1", account=None, voice_seed=seed("speaker:a"),
+                    audio=audio)
+    expected = anonymize(audio, SR, seed("speaker:a"), cfg["voice"])
+
+    def check(records):
+        assert len(records) == 1
+        assert np.array_equal(records[0].audio, expected)
+
+    with TestPipeline(runner="FnApiRunner") as p:
+        converted = p | beam.Create([record]) | beam.ParDo(ConvertVoice(cfg["voice"])).with_outputs(
+            "quarantine", main="ok")
+        assert_that(converted.ok, check)
