@@ -26,7 +26,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--pool-limit", type=int, default=0, help="use only N pool clips, spread over the pool")
     parser.add_argument("--pool-seconds", type=float, default=6.0, help="each pool half is cut to this length")
     parser.add_argument("--wer-clips", type=int, default=-1,
-                        help="trial clips transcribed for the word error rate (-1 all, 0 none)")
+                        help="trial clips transcribed for the word error rate, taken round-robin over speakers (-1 all, 0 none)")
     parser.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 1)), help="worker processes")
     parser.add_argument("--seed", type=int, default=0, help="picks the run's and the attacker's secrets")
     parser.add_argument("--json", metavar="OUT", help="also write the figures to this JSON file")

@@ -133,7 +133,8 @@ def evaluate(options: Options, attacker) -> dict:
         def text_of(audio):
             return " ".join(w.text for w in transcribe(whisper, audio, options.asr_cfg, language="en").words)
 
-        original_text = [text_of(a) for a in trial_audio[:wer_count]]
+        wer_indices = _spread_over_speakers(trial_speakers)[:wer_count]
+        original_text = [text_of(trial_audio[i]) for i in wer_indices]
     for mode in options.modes:
         converter = Converter(options.voice_cfg, options.jobs)
         try:
@@ -161,7 +162,7 @@ def evaluate(options: Options, attacker) -> dict:
             "conversion_times_faster_than_real_time": 1.0 / timing if timing else float("inf"),
         }
         if wer_count:
-            anon_text = [text_of(a) for a in anon_trials[:wer_count]]
+            anon_text = [text_of(anon_trials[i]) for i in wer_indices]
             figures["wer_vs_original_transcript"] = word_error_rate(original_text, anon_text)
             figures["wer_clips"] = wer_count
         correlations = [pitch_correlation(f0_contour(o, SAMPLE_RATE), f0_contour(a, SAMPLE_RATE))
@@ -170,6 +171,16 @@ def evaluate(options: Options, attacker) -> dict:
         result["modes"][mode] = figures
         log.info("privacy: mode %s done", mode)
     return result
+
+
+def _spread_over_speakers(speakers: list) -> list:
+    """Trial indices taking each speaker's first clip, then each one's second, ...: a WER subset then covers
+    every speaker, so one pseudo-voice cannot dominate it."""
+    rank, seen = {}, {}
+    for i, s in enumerate(speakers):
+        rank[i] = seen.get(s, 0)
+        seen[s] = rank[i] + 1
+    return sorted(range(len(speakers)), key=lambda i: (rank[i], i))
 
 
 def _clip_id(clip: Clip) -> str:

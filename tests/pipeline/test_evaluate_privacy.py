@@ -27,6 +27,16 @@ def test_word_error_rate_counts_substitutions_deletions_and_insertions_not_case_
     assert word_error_rate(["a b", "c d e f"], ["a b", "c d"]) == pytest.approx(2 / 6)
 
 
+def test_wer_clips_are_taken_round_robin_over_speakers():
+    from pipeline.privacy_eval.protocol import _spread_over_speakers
+
+    speakers = ["a", "a", "a", "b", "b", "c"]
+    order = _spread_over_speakers(speakers)
+    assert sorted(order) == list(range(6))
+    assert [speakers[i] for i in order[:3]] == ["a", "b", "c"]
+    assert order == [0, 3, 5, 1, 4, 2]
+
+
 def test_pitch_correlation_of_a_scaled_contour_is_one_and_needs_voiced_frames():
     f0 = np.where(np.arange(200) % 50 < 40, 120 + 30 * np.sin(np.arange(200) / 9), 0.0)
     assert pitch_correlation(f0, f0 * 1.7) == pytest.approx(1.0)
