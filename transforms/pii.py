@@ -44,6 +44,9 @@ NAME_CUE = re.compile(
     r"\b(?:my name is|my name's|name is|this is|i am|i'm|it's|call me|call|phone|ring|text|message|email|"
     r"tell|remind|under the name|named|for|to|with|hi|hello|from)\s+$", re.IGNORECASE)
 NAME_TAGS = {"PROPN", "NOUN", "X", "ADJ"}
+CALENDAR_WORDS = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+                  "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
+                  "sunday", "i"}
 
 
 class NameAfterCueRecognizer(EntityRecognizer):
@@ -82,6 +85,12 @@ class NameAfterCueRecognizer(EntityRecognizer):
             if name:
                 results.append(RecognizerResult("PERSON", name[0].idx, name[-1].idx + len(name[-1].text),
                                                 0.7 if strong else 0.5))
+        # Without a cue: a capitalised proper noun mid-sentence that is no month or weekday
+        # (ASR capitalises names it hears even when it garbles the words around them).
+        for t in tokens:
+            if t.pos_ == "PROPN" and t.is_alpha and t.text[:1].isupper() and not t.text.isupper() and not t.is_sent_start \
+                    and t.text.lower() not in CALENDAR_WORDS:
+                results.append(RecognizerResult("PERSON", t.idx, t.idx + len(t.text), 0.45))
         return results
 
 
@@ -130,10 +139,12 @@ class DigitRunRecognizer(EntityRecognizer):
             cue = next((entity for entity, pattern in DIGIT_CONTEXT if pattern.search(before)), None)
             if 13 <= len(digits) <= 19 and digits == code and luhn_valid(digits):
                 entity, score = "CREDIT_CARD", 0.95
-            elif len(code) >= 12 and code != digits:
+            elif len(code) >= 12 and re.match(r"[A-Z]{2}\d{2}", code):
                 entity, score = "IBAN_CODE", 0.8
             elif cue:
                 entity, score = cue, 0.85
+            elif len(code) >= 12 and code != digits:
+                entity, score = "IBAN_CODE", 0.7
             elif len(digits) >= 5:
                 entity, score = ("PHONE_NUMBER", 0.7) if len(digits) in (10, 11) else ("DIGIT_SEQUENCE", 0.6)
             else:
@@ -177,8 +188,9 @@ class DateOfBirthRecognizer(EntityRecognizer):
         return results
 
 
-STREET_TYPES = r"(?:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way|place|pl|terrace|" \
-               r"circle|parkway|highway|hwy|square|trail|crescent|alley)"
+# Street types, with the forms ASR mishears them as ("sunset treat", "pine way" -> "highway").
+STREET_TYPES = r"(?:streets?|st|treat|avenues?|ave|road|rd|rode|boulevard|blvd|lanes?|ln|drive|dr|court|ct|way|" \
+               r"place|pl|terrace|circle|parkway|highway|hwy|square|trail|crescent|alley)"
 
 
 def _custom_recognizers(language: str) -> list:
@@ -186,11 +198,13 @@ def _custom_recognizers(language: str) -> list:
         supported_entity="EMAIL_ADDRESS", supported_language=language, name="WrittenEmailRecognizer",
         patterns=[Pattern("address with @", r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}\b", 0.9),
                   # ASR often swallows the "at": "mariagonzalezatgmail.com", "spattersonexample.org"
-                  Pattern("address without @", r"\b[\w+-][\w.+-]{5,}\.(?:com|net|org|edu|me|io|co)\b", 0.5)])
+                  Pattern("address without @", r"\b[\w+-][\w.+-]{5,}\.(?:com|net|org|edu|me|io|co)\b", 0.5),
+                  # the local part alone, "steven.okafor", split from a mangled domain
+                  Pattern("dotted name", r"(?i)\b[a-z]{2,}\.[a-z]{3,}\b(?!@)", 0.5)])
     street = PatternRecognizer(
         supported_entity="STREET_ADDRESS", supported_language=language, name="StreetAddressRecognizer",
         patterns=[Pattern("house number and street",
-                          rf"(?i)\b\d{{1,6}}(?:[a-z])?\s+(?:[a-z]+\s+){{1,3}}?{STREET_TYPES}\b"
+                          rf"(?i)\b\d{{1,6}}(?:[a-z])?,?\s+(?:[a-z]+\s+){{0,3}}?{STREET_TYPES}\b"
                           r"(?:\s+(?:apartment|apt|unit|suite|number)\s+\w+)?", 0.85)])
     iban = PatternRecognizer(
         supported_entity="IBAN_CODE", supported_language=language, name="SpokenIbanRecognizer",

@@ -8,14 +8,21 @@ from transforms.stage import Stage
 
 
 def redaction_windows(words: list[Word], pad_s: float, duration_s: float) -> list[tuple[float, float]]:
-    """Padded, merged windows of the PII words. A PII word without a usable time span fails closed."""
+    """Padded, merged windows of the PII words. A PII word without a usable time span fails closed.
+
+    Whisper's word times can be early or late, so a window also reaches across the gap to the
+    neighbouring words (to the edge of the audio for the first and last word): the gap holds no
+    words the transcript kept, but may hold the part of the PII value the times missed.
+    """
     windows = []
-    for w in words:
+    for i, w in enumerate(words):
         if not w.pii:
             continue
         if not (np.isfinite(w.start) and np.isfinite(w.end)) or w.end < w.start or w.start > duration_s:
             raise Rejected("pii_span_not_placeable")
-        windows.append((max(0.0, w.start - pad_s), min(duration_s, w.end + pad_s)))
+        before = words[i - 1].end if i > 0 and np.isfinite(words[i - 1].end) else 0.0
+        after = words[i + 1].start if i + 1 < len(words) and np.isfinite(words[i + 1].start) else duration_s
+        windows.append((max(0.0, min(w.start - pad_s, before)), min(duration_s, max(w.end + pad_s, after))))
     windows.sort()
     merged: list[tuple[float, float]] = []
     for start, end in windows:

@@ -23,6 +23,9 @@ ORDINALS = {"tenth": "10th", "eleventh": "11th", "twelfth": "12th", "thirteenth"
 MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
           "november", "december"]
 TLDS = {"com", "net", "org", "edu", "gov", "io", "co", "me", "us", "uk", "ca", "de", "info", "biz"}
+# Words ASR writes for digits it misheard; taken as digits only inside a run of digits.
+DIGIT_HOMOPHONES = {"for": "4", "fore": "4", "to": "2", "too": "2", "won": "1", "free": "3", "tree": "3",
+                    "ate": "8", "fine": "9", "nein": "9", "niner": "9", "sex": "6"}
 EMAIL_CONNECTORS = {"dot": ".", "period": ".", "underscore": "_", "dash": "-", "hyphen": "-"}
 # Words that end the local part of a spoken email when walking back from "at".
 EMAIL_STOP = {"is", "my", "to", "at", "email", "address", "with", "me", "the", "and", "please", "it's", "its", "was",
@@ -45,6 +48,15 @@ def _core(word: str) -> str:
 
 def _ends_sentence(word: str) -> bool:
     return bool(re.search(r"[.!?]$", word))
+
+
+def _run_digits(forms: list[tuple[str, str]], start: int, step: int) -> int:
+    """Digits in the run of digit words from `start` going in direction `step` (+1 or -1)."""
+    count, j = 0, start
+    while 0 <= j < len(forms) and forms[j][1] == DIGITS:
+        count += sum(ch.isdigit() for ch in forms[j][0])
+        j += step
+    return count
 
 
 def _classify(words: list[str]) -> list[tuple[str, str]]:
@@ -98,6 +110,25 @@ def _classify(words: list[str]) -> list[tuple[str, str]]:
         if out[i][1] == WORD and re.fullmatch(r"[A-Z]{1,4}", core) and 0 < i < len(out) - 1 \
                 and out[i - 1][1] == DIGITS and out[i + 1][1] == DIGITS:
             out[i] = (core, DIGITS)
+    # Digits with a letter or two misheard inside ("0868716i896058", "I-88").
+    for i, core in enumerate(cores):
+        if out[i][1] == WORD and re.fullmatch(r"[A-Za-z0-9.-]+", core) and len(re.findall(r"[A-Za-z]", core)) <= 2 \
+                and sum(ch.isdigit() for ch in core) >= 2:
+            out[i] = (re.sub(r"[-.]", "", core).upper(), DIGITS)
+    # Homophones count as digits between digits; those that are no common word ("fine", "free") also
+    # next to a run of at least three digits, spreading along a run of them.
+    changed = True
+    while changed:
+        changed = False
+        for i, low in enumerate(lowers):
+            if low not in DIGIT_HOMOPHONES or out[i][1] != WORD:
+                continue
+            sides = [j for j in (i - 1, i + 1) if 0 <= j < len(out) and out[j][1] == DIGITS]
+            beside_long_run = low not in ("for", "fore", "to", "too") and any(
+                _run_digits(out, j, j - i) >= 3 for j in sides)
+            if len(sides) == 2 or beside_long_run:
+                out[i] = (DIGIT_HOMOPHONES[low], DIGITS)
+                changed = True
     # "oh" / "o" is zero only next to other digits.
     for i, low in enumerate(lowers):
         if low in ("oh", "o"):

@@ -10,9 +10,15 @@ def words(*spans):
 
 
 def test_windows_are_padded_and_merged():
-    w = words(("a", 0.0, 0.5, None), ("[PERSON]", 1.0, 1.4, "PERSON"), ("[PHONE]", 1.5, 2.0, "PHONE_NUMBER"),
-              ("b", 2.5, 3.0, None))
+    w = words(("a", 0.0, 1.0, None), ("[PERSON]", 1.0, 1.4, "PERSON"), ("[PHONE]", 1.5, 2.0, "PHONE_NUMBER"),
+              ("b", 2.1, 3.0, None))
     assert redaction_windows(w, 0.15, 3.0) == [(0.85, 2.15)]
+
+
+def test_windows_reach_across_gaps_to_the_neighbouring_words():
+    w = words(("a", 0.0, 0.5, None), ("[PERSON]", 1.0, 1.4, "PERSON"), ("b", 2.5, 3.0, None),
+              ("[PHONE]", 3.2, 3.6, "PHONE_NUMBER"))
+    assert redaction_windows(w, 0.15, 4.5) == [(0.5, 2.5), (3.0, 4.5)]
 
 
 def test_window_is_clipped_to_the_audio():
