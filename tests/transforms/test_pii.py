@@ -117,3 +117,16 @@ def test_verification_quarantines_audio_where_pii_is_still_heard(cfg, speech):
     with pytest.raises(Rejected) as rejected:
         list(stage.apply(record("my phone number is four one five, five five five, oh one three two")))
     assert rejected.value.reason == "pii_readable_after_redaction"
+
+
+@pytest.mark.parametrize("text, value, entity", [
+    ("deliver the package to 6 -5 -8 -9 sunset treat", "treat", "STREET_ADDRESS"),
+    ("share this playlist with Steven .taka for aboutlook .com", "Steven", "EMAIL_ADDRESS"),
+])
+def test_misheard_pii_is_still_found(pii_detector, text, value, entity):
+    assert entities(pii_detector, text)[value] == entity
+
+
+def test_a_capitalised_name_without_cue_is_redacted(pii_detector):
+    found = entities(pii_detector, "remind me to mail in the Yamamoto tomorrow")
+    assert found["Yamamoto"] is not None and found["tomorrow"] is None and found["mail"] is None

@@ -46,3 +46,10 @@ def test_spans_map_back_to_words_including_empty_ones():
     assert text == "415 Elm"
     hits = words_in_spans(offsets, [Span(0, 3, 0.9)])
     assert [h is not None for h in hits] == [True, True, True, False]
+
+
+def test_misheard_digits_join_a_run_but_common_words_stay_words():
+    assert normalize_text("number is I -88, fine, fine, fine, I -88, zero") == "number is I88999I880"
+    assert normalize_text("card ending in for 0868716i896058 thanks") == "card ending in for 0868716I896058 thanks"
+    assert normalize_text("set a timer for 25 minutes") == "set a timer for 25 minutes"
+    assert normalize_text("deliver it to 6 -5 -8 -9 Sunset Street") == "deliver it to 6589 Sunset Street"
