@@ -129,9 +129,10 @@ def validate(cfg: dict) -> dict:
     if not splits or abs(sum(splits.values()) - 1.0) > 1e-6:
         raise ConfigError(f"config key 'output.splits' ratios must sum to 1, got {sum(splits.values())}")
     voice = cfg["voice"]
-    for key in ("band_jitter", "lifter", "tilt_range_db"):
-        if voice[key] < 0:
-            raise ConfigError(f"config key 'voice.{key}' must not be negative")
+    if voice["band_jitter"] < 0:
+        raise ConfigError("config key 'voice.band_jitter' must not be negative")
+    if voice["max_warp"] != 0 and voice["max_warp"] < 1:
+        raise ConfigError("config key 'voice.max_warp' must be 0 (no cap) or at least 1")
     if not 0.0 <= voice["breathiness_max"] <= 0.9:
         raise ConfigError("config key 'voice.breathiness_max' must be between 0 and 0.9")
     if cfg["redaction"]["pad_ms"] < 0:

@@ -6,12 +6,14 @@ what a speaker-verification model keys on and keeps the words:
 - pitch: the source's log-f0 contour is normalised to the pseudo-speaker's
   median and spread, so the output pitch does not depend on the source's;
 - vocal-tract length: the source's own warp factor, estimated from its average
-  envelope, is divided out before the pseudo-speaker's is applied;
+  envelope, is divided out before the pseudo-speaker's is applied; the combined
+  warp is capped (max_warp), since extreme warps cost far more words than they hide;
 - formant pattern: a piecewise-linear frequency warp with a keyed slope per band
   moves each formant region by its own ratio;
-- envelope detail and tilt: the envelope is cepstrally smoothed and its long-term
-  average shape replaced by the pseudo-speaker's;
 - aperiodicity: replaced by a keyed breathiness profile.
+The envelope keeps its fine detail and long-term tilt: cepstral smoothing and a
+replaced tilt were measured to cost words without hiding the speaker better
+(README, "Voice conversion and privacy figures").
 """
 from __future__ import annotations
 
@@ -33,11 +35,10 @@ class VoiceParams:
     f0_spread: float
     formant_ratio: float
     band_slopes: tuple          # relative slope of each warp band (1 = the overall ratio)
-    tilt_db_per_octave: float   # the pseudo-speaker's long-term spectral tilt
     breathiness: float          # 0..1: how far aperiodicity is raised in voiced frames
     aperiodic_cutoff_hz: float  # above this, voiced frames turn aperiodic
-    lifter: int = 0             # quefrencies kept when smoothing the envelope (0 = no smoothing)
     normalize_vtl: bool = False  # divide out the source's own vocal-tract warp before applying the target's
+    max_warp: float = 0.0       # the combined warp stays within [1/max_warp, max_warp] (0 = no cap)
 
 
 def _between(u: float, low: float, high: float) -> float:
@@ -53,11 +54,10 @@ def derive_params(seed: bytes, voice_cfg: dict) -> VoiceParams:
     formant = float(np.exp(log_f_lo + u[2] * (log_f_hi - log_f_lo)))
     jitter = voice_cfg["band_jitter"]
     slopes = tuple(float(np.exp(_between(v, -jitter, jitter))) for v in u[8:8 + len(WARP_EDGES_HZ) - 1])
-    tilt = _between(u[3], -voice_cfg["tilt_range_db"], voice_cfg["tilt_range_db"])
     breath = _between(u[4], 0.0, voice_cfg["breathiness_max"])
     cutoff = _between(u[5], 2500.0, 6000.0)
-    return VoiceParams(f0, spread, formant, slopes, tilt, breath, cutoff, voice_cfg["lifter"],
-                       voice_cfg["normalize_vtl"])
+    return VoiceParams(f0, spread, formant, slopes, breath, cutoff, voice_cfg["normalize_vtl"],
+                       voice_cfg["max_warp"])
 
 
 def map_f0(f0: np.ndarray, params: VoiceParams) -> np.ndarray:
@@ -123,17 +123,12 @@ def convert(audio: np.ndarray, sample_rate: int, params: VoiceParams, frame_peri
     ap[voiced] = 0.001 + params.breathiness / (1.0 + np.exp(-(freqs - params.aperiodic_cutoff_hz) / 400.0))
     ap = np.clip(ap, 0.001, 0.999)
     log_sp = np.log(np.maximum(sp, 1e-16))
-    if params.lifter:
-        log_sp = lifter(log_sp, params.lifter)
     ratio = params.formant_ratio
     if params.normalize_vtl and voiced.sum() > 10:
         ratio = ratio / estimate_warp(log_sp[voiced], sample_rate)
+    if params.max_warp:
+        ratio = float(np.clip(ratio, 1.0 / params.max_warp, params.max_warp))
     log_sp = resample_bins(log_sp, warp_source_bins(bins, sample_rate, ratio, params.band_slopes))
-    if voiced.any():
-        octaves = np.log2(np.maximum(np.arange(bins) * sample_rate / 2 / (bins - 1), 100.0) / 100.0)
-        average = lifter(log_sp[voiced].mean(axis=0, keepdims=True), 3)[0]
-        target = average.mean() + params.tilt_db_per_octave / 8.686 * (octaves - octaves.mean())
-        log_sp = log_sp - average + target
     y = pw.synthesize(map_f0(f0, params), np.ascontiguousarray(np.exp(log_sp)), np.ascontiguousarray(ap),
                       sample_rate, frame_period_ms)
     y = y[: len(x)] if len(y) >= len(x) else np.pad(y, (0, len(x) - len(y)))

@@ -27,6 +27,7 @@ def test_override_file_merges_over_defaults(tmp_path):
     ("pii:\n  operators: {PERSON: shout}\n", "pii.operators.PERSON"),
     ("output:\n  max_shard_bytes: 0\n", "output.max_shard_bytes"),
     ("voice:\n  f0_min_hz: 300.0\n", "voice.f0_min_hz"),
+    ("voice:\n  max_warp: 0.8\n", "voice.max_warp"),
     ("asr:\n  vad_filter: 1\n", "asr.vad_filter"),
 ])
 def test_bad_key_or_value_is_named(tmp_path, text, key):

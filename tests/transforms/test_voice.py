@@ -1,3 +1,5 @@
+import dataclasses
+
 import apache_beam as beam
 import numpy as np
 import pytest
@@ -38,6 +40,14 @@ def test_frequency_warp_is_monotonic_and_the_identity_at_ratio_one():
     warped = warp_source_bins(bins, SR, 1.1, (1.2, 0.9, 1.1, 0.85, 1.0))
     assert np.all(np.diff(warped) >= 0)
     assert warped[100] < 100  # formants move up: an output bin reads from a lower source bin
+
+
+def test_combined_warp_is_capped(cfg, speech):
+    audio = speech(TEXT, "en-us+m3")
+    params = dataclasses.replace(derive_params(seed("speaker:a"), cfg["voice"]), normalize_vtl=False, max_warp=1.1)
+    capped = convert(audio, SR, dataclasses.replace(params, formant_ratio=1.6))
+    assert np.array_equal(capped, convert(audio, SR, dataclasses.replace(params, formant_ratio=1.1)))
+    assert not np.array_equal(capped, convert(audio, SR, dataclasses.replace(params, formant_ratio=1.05)))
 
 
 def test_output_has_the_input_length_and_is_a_finite_signal_in_range(cfg, speech):
