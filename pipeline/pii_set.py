@@ -27,7 +27,7 @@ STREET_NAMES = ["Maple", "Oak", "Cedar", "Elm", "Pine", "Washington", "Lincoln",
 STREET_TYPES = ["Street", "Avenue", "Road", "Boulevard", "Lane", "Drive", "Court", "Place", "Way"]
 MAIL_DOMAINS = [("gmail", "com"), ("yahoo", "com"), ("outlook", "com"), ("hotmail", "com"), ("icloud", "com"),
                 ("proton", "me"), ("comcast", "net"), ("example", "org")]
-ORDINALS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
+DAY_ORDINALS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
             "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth", "seventeenth",
             "eighteenth", "nineteenth", "twentieth", "twenty first", "twenty second", "twenty third",
             "twenty fourth", "twenty fifth", "twenty sixth", "twenty seventh", "twenty eighth"]
@@ -193,9 +193,9 @@ def make_value(entity: str, rng: random.Random) -> Value:
         if style < 0.4:
             spoken = f"{month_name} {day}, {year}"
         elif style < 0.7:
-            spoken = f"the {ORDINALS[day - 1]} of {month_name} {year}"
+            spoken = f"the {DAY_ORDINALS[day - 1]} of {month_name} {year}"
         else:
-            spoken = f"{month_name} {ORDINALS[day - 1]}, {year}"
+            spoken = f"{month_name} {DAY_ORDINALS[day - 1]}, {year}"
         return Value(entity, f"{year:04d}-{month:02d}-{day:02d}", spoken)
     raise ValueError(f"no generator for entity {entity}")
 

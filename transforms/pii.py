@@ -88,7 +88,8 @@ class NameAfterCueRecognizer(EntityRecognizer):
         # Without a cue: a capitalised proper noun mid-sentence that is no month or weekday
         # (ASR capitalises names it hears even when it garbles the words around them).
         for t in tokens:
-            if t.pos_ == "PROPN" and t.is_alpha and t.text[:1].isupper() and not t.text.isupper() and not t.is_sent_start \
+            capitalised = t.text[:1].isupper() and not t.text.isupper()
+            if t.pos_ == "PROPN" and t.is_alpha and capitalised and not t.is_sent_start \
                     and t.text.lower() not in CALENDAR_WORDS:
                 results.append(RecognizerResult("PERSON", t.idx, t.idx + len(t.text), 0.45))
         return results
