@@ -189,7 +189,8 @@ class DateOfBirthRecognizer(EntityRecognizer):
         return results
 
 
-# Street types, with the forms ASR mishears them as ("sunset treat", "pine way" -> "highway").
+# Street types, with the forms ASR mishears them as ("sunset treat", "pine way" -> "highway");
+# the type may be glued to the name before it ("Lake Viewway", "will away").
 STREET_TYPES = r"(?:streets?|st|treat|avenues?|ave|road|rd|rode|boulevard|blvd|lanes?|ln|drive|dr|court|ct|way|" \
                r"place|pl|terrace|circle|parkway|highway|hwy|square|trail|crescent|alley)"
 
@@ -205,7 +206,7 @@ def _custom_recognizers(language: str) -> list:
     street = PatternRecognizer(
         supported_entity="STREET_ADDRESS", supported_language=language, name="StreetAddressRecognizer",
         patterns=[Pattern("house number and street",
-                          rf"(?i)\b\d{{1,6}}(?:[a-z])?,?\s+(?:[a-z]+\s+){{0,3}}?{STREET_TYPES}\b"
+                          rf"(?i)\b\d{{1,6}}[a-z]{{0,2}},?\s+(?:[a-z]+\s+){{0,3}}?[a-z]*{STREET_TYPES}\b"
                           r"(?:\s+(?:apartment|apt|unit|suite|number)\s+\w+)?", 0.85)])
     iban = PatternRecognizer(
         supported_entity="IBAN_CODE", supported_language=language, name="SpokenIbanRecognizer",

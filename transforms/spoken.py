@@ -183,11 +183,12 @@ def _email_spans(words: list[str]) -> list[tuple[int, int]]:
 
 
 def _attached_groups(words: list[str]) -> list[list[int]]:
-    """Whisper splits "amanda.patterson" or "283-555" into words that start with the separator:
+    """Whisper splits "amanda.patterson", "283-555" or "6,499" into words that start with the separator:
     such a word belongs to the one before it."""
     groups: list[list[int]] = []
     for i, w in enumerate(words):
-        if groups and re.match(r"^[.\-@_][\w@]", w) and not re.search(r"[,!?]$", words[i - 1]):
+        attached = re.match(r"^[.\-@_][\w@]", w) or (re.match(r"^,\d", w) and re.search(r"\d$", words[i - 1]))
+        if groups and attached and not re.search(r"[,!?]$", words[i - 1]):
             groups[-1].append(i)
         else:
             groups.append([i])

@@ -130,3 +130,12 @@ def test_misheard_pii_is_still_found(pii_detector, text, value, entity):
 def test_a_capitalised_name_without_cue_is_redacted(pii_detector):
     found = entities(pii_detector, "remind me to mail in the Yamamoto tomorrow")
     assert found["Yamamoto"] is not None and found["tomorrow"] is None and found["mail"] is None
+
+
+@pytest.mark.parametrize("text, value", [
+    ("get directions home to 1780 Lake Viewway.", "Viewway."),
+    ("deliver the package to 6 ,499 will away.", "will"),
+    ("deliver the package to 7443 .L .M Avenue.", "Avenue."),
+])
+def test_addresses_with_glued_or_misheard_street_types(pii_detector, text, value):
+    assert entities(pii_detector, text)[value] == "STREET_ADDRESS"
