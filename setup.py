@@ -31,8 +31,8 @@ setup(
     package_data={"pipeline.configs": ["*.yaml"]},
     install_requires=CORE,
     extras_require={
-        # datasets 3.x decodes audio with soundfile; 4.x and later need torchcodec (and torch) to decode it.
-        "test": ["pytest>=8", "webdataset>=0.2", "datasets>=3.6,<4"],
+        # datasets 3.x decodes audio with soundfile and librosa; 4.x and later need torchcodec (and torch).
+        "test": ["pytest>=8", "webdataset>=0.2", "datasets>=3.6,<4", "librosa>=0.10"],
         # Google Cloud: the Dataflow runner, gs:// paths, and --secret-uri (Secret Manager).
         "gcp": ["apache-beam[gcp]>=2.77,<3", "google-cloud-secret-manager>=2.20"],
         # Speaker-verification attackers for `evaluate privacy`; their weights ship inside these packages.

@@ -319,42 +319,42 @@ def entity_counts(words: list[Word]) -> dict:
     return dict(sorted(counts.items()))
 
 
-def _value_tokens(text: str) -> list[str]:
-    return [t for t in re.findall(r"[a-z0-9@._-]+", normalize_text(text).lower()) if len(t) >= 2 or t.isdigit()]
+def _align_token(text: str) -> str:
+    return re.sub(r"[^a-z0-9@]", "", normalize_text(text).lower())
 
 
 def place_supplied_pii(words: list[Word], supplied: list[Word]) -> list:
     """Entities for the ASR words that say the PII values found in a supplied transcript.
 
-    Every token of every supplied value must be found in the ASR words (after spoken-form
-    normalisation); a value that cannot be placed in time fails closed.
+    The supplied words are aligned to the ASR words (longest matching runs of normalised tokens). A PII
+    word that aligns marks its ASR word; one that does not (ASR heard "Gamala" for "Gonzalez") marks every
+    unaligned ASR word between its nearest aligned neighbours, since the value was said there. A value with
+    no ASR word in its gap cannot be placed in time and fails closed.
     """
-    normalized, offsets = normalize_words([w.text for w in words])
-    lowered = normalized.lower()
+    from difflib import SequenceMatcher
+
+    asr_tokens = [_align_token(w.text) for w in words]
+    supplied_tokens = [_align_token(w.text) for w in supplied]
+    aligned: dict = {}
+    matcher = SequenceMatcher(None, supplied_tokens, asr_tokens, autojunk=False)
+    for block in matcher.get_matching_blocks():
+        for k in range(block.size):
+            if supplied_tokens[block.a + k]:
+                aligned[block.a + k] = block.b + k
     placed: list = [None] * len(words)
-    i = 0
-    while i < len(supplied):
-        entity = supplied[i].pii
-        if entity is None:
-            i += 1
+    for i, word in enumerate(supplied):
+        if word.pii is None:
             continue
-        j = i
-        while j + 1 < len(supplied) and supplied[j + 1].pii == entity:
-            j += 1
-        tokens = _value_tokens(" ".join(w.text for w in supplied[i:j + 1]))
-        if not tokens:
+        if i in aligned:
+            targets = [aligned[i]]
+        else:
+            before = max((aligned[k] for k in aligned if k < i), default=-1)
+            after = min((aligned[k] for k in aligned if k > i), default=len(words))
+            targets = list(range(before + 1, after))
+        if not targets:
             raise Rejected("pii_span_not_placeable")
-        for token in tokens:
-            # digits may be glued to other digits by ASR; words must match whole
-            pattern = re.escape(token) if token.isdigit() else rf"(?<![a-z0-9]){re.escape(token)}(?![a-z0-9])"
-            hits = [m.start() for m in re.finditer(pattern, lowered)]
-            found = [k for k, (a, b) in enumerate(offsets) if b > a and any(h < b and h + len(token) > a
-                                                                             for h in hits)]
-            if not found:
-                raise Rejected("pii_span_not_placeable")
-            for k in found:
-                placed[k] = placed[k] or entity
-        i = j + 1
+        for k in targets:
+            placed[k] = placed[k] or word.pii
     return placed
 
 
