@@ -18,5 +18,6 @@ def test_words_have_ordered_timestamps_inside_the_audio(whisper, speech, cfg):
 
 
 def test_language_is_detected_when_not_given(whisper, speech, cfg):
-    transcript = transcribe(whisper, speech("What time is it in London right now?", "en-gb+m1"), cfg["asr"])
+    detect = dict(cfg["asr"], language="")
+    transcript = transcribe(whisper, speech("What time is it in London right now?", "en-gb+m1"), detect)
     assert transcript.language == "en"
