@@ -93,11 +93,15 @@ def test_supplied_transcript_is_shipped_redacted_and_placed_in_time(cfg):
     assert record.supplied_transcript is None
 
 
-def test_supplied_pii_missing_from_the_audio_fails_closed(cfg):
+def test_supplied_pii_not_heard_silences_the_whole_gap_or_fails_closed(cfg):
     from transforms.records import Rejected
 
+    # The name is not in the ASR words: everything between the aligned neighbours is treated as the name.
+    record = redact_record(cfg, asr_words("please set an alarm for seven"), "please call Robert Johnson at seven")
+    assert [w.text for w in record.words if w.pii is None] == ["please", "seven"]
+    assert "Robert" not in record.text and "Johnson" not in record.text
     with pytest.raises(Rejected) as rejected:
-        redact_record(cfg, asr_words("please set an alarm for seven"), "please call Robert Johnson at seven")
+        redact_record(cfg, asr_words("please at seven"), "please Robert Johnson at seven")
     assert rejected.value.reason == "pii_span_not_placeable"
 
 
