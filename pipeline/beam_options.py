@@ -11,10 +11,9 @@ from __future__ import annotations
 import contextlib
 import io
 
-import yaml
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline.config import ConfigError
+from pipeline.config import ConfigError, read_yaml_mapping
 
 
 def _flags_for(name: str, value, origin: str) -> list[str]:
@@ -56,15 +55,4 @@ def flags_from_mapping(values: dict, origin: str) -> list[str]:
 
 def load_file(path: str) -> list[str]:
     """Flags for the Beam options in the YAML file at `path` (local or gs://)."""
-    from apache_beam.io.filesystems import FileSystems
-
-    try:
-        with FileSystems.open(path) as f:
-            values = yaml.safe_load(f.read().decode("utf-8"))
-    except (OSError, IOError) as error:
-        raise ConfigError(f"beam options file {path} cannot be read: {type(error).__name__}") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"beam options file {path} is not valid YAML: {str(error).splitlines()[0]}") from None
-    if not isinstance(values, dict):
-        raise ConfigError(f"beam options file {path} must hold a mapping of Beam option names to values")
-    return flags_from_mapping(values, path)
+    return flags_from_mapping(read_yaml_mapping(path, "beam options file"), path)

@@ -49,20 +49,21 @@ def defaults() -> dict:
     return load_named("default.yaml")
 
 
-def _read_yaml(path: str) -> dict:
+def read_yaml_mapping(path: str, what: str = "config file") -> dict:
+    """A YAML mapping from a local or gs:// file; any problem is a one-line ConfigError naming `what`."""
     from apache_beam.io.filesystems import FileSystems
 
     try:
         with FileSystems.open(path) as f:
             data = yaml.safe_load(f.read().decode("utf-8"))
     except (OSError, IOError) as e:
-        raise ConfigError(f"config file {path} cannot be read: {type(e).__name__}") from None
+        raise ConfigError(f"{what} {path} cannot be read: {type(e).__name__}") from None
     except yaml.YAMLError as e:
-        raise ConfigError(f"config file {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+        raise ConfigError(f"{what} {path} is not valid YAML: {str(e).splitlines()[0]}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping at the top level")
+        raise ConfigError(f"{what} {path} must hold a mapping at the top level")
     return data
 
 
@@ -144,7 +145,7 @@ def load(path: str | None = None, overrides: dict | None = None) -> dict:
     """The effective configuration: defaults, then the file at `path`, then `overrides`."""
     cfg = defaults()
     if path:
-        cfg = _merge(cfg, _read_yaml(path), "")
+        cfg = _merge(cfg, read_yaml_mapping(path), "")
     if overrides:
         cfg = _merge(cfg, overrides, "")
     return validate(cfg)
