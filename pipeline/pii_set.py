@@ -12,6 +12,7 @@ import random
 import re
 from dataclasses import asdict, dataclass, field
 
+from transforms.pii import luhn_valid
 from transforms.spoken import DIGIT_WORDS, MONTHS, normalize_text
 
 FIRST_NAMES = ["Maria", "Robert", "Jennifer", "Michael", "Linda", "David", "Patricia", "Thomas", "Susan", "Daniel",
@@ -103,13 +104,7 @@ class Utterance:
 
 def luhn_complete(partial: str) -> str:
     """Append the Luhn check digit."""
-    total = 0
-    for i, ch in enumerate(reversed(partial)):
-        d = int(ch)
-        if i % 2 == 0:
-            d = d * 2 - 9 if d * 2 > 9 else d * 2
-        total += d
-    return partial + str((10 - total % 10) % 10)
+    return next(partial + str(check) for check in range(10) if luhn_valid(partial + str(check)))
 
 
 def iban_check_digits(country: str, bban: str) -> str:
