@@ -3,17 +3,19 @@ from __future__ import annotations
 
 import json
 import posixpath
+import uuid
 from dataclasses import dataclass
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.report import Finalize, SumCounts
-from transforms.asr import Transcribe
+from transforms.asr import Transcribe, pack_boundaries, pack_index
 from transforms.audio_io import DecodeAudio
 from transforms.consent import OPTED_OUT, ConsentFilter, parse_opt_out_line
 from transforms.ingest import KeepOnePerKey, ParseManifestLine, ToRecord, entry_from_file
 from transforms.pii import RedactTranscript, VerifyRedaction
+from transforms.records import Pack
 from transforms.redact_audio import RedactAudio
 from transforms.shards import BuildShardEntry, WriteShard, assign_shards
 from transforms.stage import QUARANTINE
@@ -51,6 +53,8 @@ def build(p: beam.Pipeline, spec: RunSpec):
     key_bytes = cfg["identity"]["key_bytes"]
     voice_mode = cfg["voice"]["mode"]
     quarantines = []
+    # Names this run's shared model (asr.share_across_processes), so that two runs on one machine never share.
+    machine_tag = uuid.uuid4().hex
 
     if is_manifest(spec.input):
         parsed = (p
@@ -86,9 +90,21 @@ def build(p: beam.Pipeline, spec: RunSpec):
               | "KeepOnePerId" >> beam.ParDo(KeepOnePerKey()).with_outputs(QUARANTINE, main="ok"))
     quarantines.append(unique[QUARANTINE])
 
-    decoded, q = _stage(unique.ok, "Decode", DecodeAudio(cfg["audio"]))
+    # Packs of records transcribed together, fixed by the sorted keys (see transforms/asr.py). Only the small
+    # records travel through this shuffle; audio is read after it.
+    boundaries = beam.pvalue.AsSingleton(
+        unique.ok
+        | "Keys" >> beam.Map(lambda r: r.key)
+        | "AllKeys" >> beam.combiners.ToList()
+        | "PackBoundaries" >> beam.Map(pack_boundaries, cfg["asr"]["pack_records"]))
+    packs = (unique.ok
+             | "KeyByPack" >> beam.Map(lambda r, b: (pack_index(r.key, b), r), boundaries)
+             | "GroupIntoPacks" >> beam.GroupByKey()
+             | "ToPack" >> beam.MapTuple(lambda i, rs: Pack(i, sorted(rs, key=lambda r: r.key))))
+
+    decoded, q = _stage(packs, "Decode", DecodeAudio(cfg["audio"]))
     quarantines.append(q)
-    transcribed, q = _stage(decoded, "Transcribe", Transcribe(cfg["asr"], spec.local_workers))
+    transcribed, q = _stage(decoded, "Transcribe", Transcribe(cfg["asr"], spec.local_workers, machine_tag))
     quarantines.append(q)
     redacted_text, q = _stage(transcribed, "RedactTranscript", RedactTranscript(cfg["pii"], spec.secret))
     quarantines.append(q)
@@ -97,7 +113,8 @@ def build(p: beam.Pipeline, spec: RunSpec):
     redacted, q = _stage(converted, "RedactAudio", RedactAudio(cfg["redaction"]))
     quarantines.append(q)
     if cfg["redaction"]["verify"]:
-        redacted, q = _stage(redacted, "VerifyRedaction", VerifyRedaction(cfg["asr"], cfg["pii"], spec.local_workers))
+        redacted, q = _stage(redacted, "VerifyRedaction", VerifyRedaction(cfg["asr"], cfg["pii"], spec.local_workers,
+                                                                           machine_tag))
         quarantines.append(q)
     shard_entries, q = _stage(redacted, "Encode",
                               BuildShardEntry(cfg["identity"]["metadata_allowlist"], voice_mode,
@@ -119,7 +136,7 @@ def build(p: beam.Pipeline, spec: RunSpec):
     quarantine = tuple(quarantines) | "AllQuarantined" >> beam.Flatten()
     events = (
         (inputs | "CountInputs" >> beam.Map(lambda _: {"inputs": 1})),
-        (decoded | "CountSecondsIn" >> beam.Map(lambda r: {"seconds_in": r.duration_in})),
+        (decoded | "CountSecondsIn" >> beam.Map(lambda p: {"seconds_in": sum(r.duration_in for r in p.records)})),
         (shard_entries | "CountPii" >> beam.Map(lambda e: {"pii": json.loads(e.meta)["pii"]})),
         *opted_out_markers,
     ) | "AllEvents" >> beam.Flatten()

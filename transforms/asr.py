@@ -1,12 +1,26 @@
-"""ASR: faster-whisper on the original audio, with word timestamps."""
+"""ASR: faster-whisper on the original audio, with word timestamps.
+
+Whisper's encoder always works on a 30 s window, so a 5 s request costs nearly
+as much as 30 s of speech. Records of one Pack are therefore joined, with a
+stretch of silence between them, into windows of up to `asr.pack_seconds`, and
+each window's words are handed back to the record they fall in.
+"""
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import time
+import uuid
 from dataclasses import dataclass
 
 import numpy as np
+from apache_beam.utils.multi_process_shared import MultiProcessShared
+from apache_beam.utils.shared import Shared
 
-from transforms.records import Word
+from bisect import bisect_right
+
+from transforms.records import Pack, Word
 from transforms.stage import Stage, log
 
 
@@ -20,15 +34,16 @@ def default_cpu_threads(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, workers))
 
 
-def load_whisper(asr_cfg: dict, cpu_threads: int):
-    """Build the WhisperModel once per worker process."""
+def load_whisper(asr_cfg: dict, cpu_threads: int, parallel_calls: int = 1):
+    """A WhisperModel; `parallel_calls` > 1 lets that many threads transcribe at once on one copy of the
+    weights (CTranslate2 shares them between its workers on one device)."""
     from faster_whisper import WhisperModel
 
     from pipeline.models import resolve_whisper
 
     path, _ = resolve_whisper(asr_cfg["model"], asr_cfg["model_sha256"])
     return WhisperModel(path, device="cpu", compute_type=asr_cfg["compute_type"], cpu_threads=cpu_threads,
-                        num_workers=1)
+                        num_workers=parallel_calls)
 
 
 def transcribe(model, audio: np.ndarray, asr_cfg: dict, language: str | None = None) -> Transcript:
@@ -54,25 +69,188 @@ def transcribe(model, audio: np.ndarray, asr_cfg: dict, language: str | None = N
     return Transcript(words=words, language=info.language or "")
 
 
+# The local runner hands packs to its workers round-robin; a multiple of 4 packs of near-equal size gives
+# 1, 2 or 4 workers the same share whatever the input size.
+PACKS_MULTIPLE = 4
+
+
+def pack_boundaries(keys: list, records_per_pack: int) -> list:
+    """The first key of every pack but the first, from the sorted keys: a record's pack is found by bisecting
+    these. Packs hold at most `records_per_pack` records and differ in size by at most one."""
+    ordered = sorted(keys)
+    packs = -(-len(ordered) // records_per_pack)
+    packs = -(-packs // PACKS_MULTIPLE) * PACKS_MULTIPLE
+    starts = sorted({len(ordered) * i // packs for i in range(1, packs)})
+    return [ordered[i] for i in starts if 0 < i < len(ordered)]
+
+
+def pack_index(key: str, boundaries: list) -> int:
+    return bisect_right(boundaries, key)
+
+
+def plan_windows(durations: list, languages: list, pack_seconds: float, gap_s: float) -> list:
+    """Consecutive records that share a window: at most `pack_seconds` with the gaps, one language.
+
+    A record with no known language (detected per utterance) and a record longer than the window go alone;
+    pack_seconds 0 puts every record alone.
+    """
+    windows, current, length = [], [], 0.0
+    for i, (duration, language) in enumerate(zip(durations, languages)):
+        fits = (current and language and languages[current[0]] == language
+                and length + gap_s + duration <= pack_seconds)
+        if fits:
+            current.append(i)
+            length += gap_s + duration
+        else:
+            if current:
+                windows.append(current)
+            current, length = [i], duration
+    if current:
+        windows.append(current)
+    return windows
+
+
+def join_with_gaps(audios: list, gap_samples: int) -> tuple:
+    """One array of the records separated by silence, and each record's (start, length) in samples."""
+    gap = np.zeros(gap_samples, np.float32)
+    parts, spans, position = [], [], 0
+    for i, audio in enumerate(audios):
+        if i:
+            parts.append(gap)
+            position += gap_samples
+        parts.append(audio)
+        spans.append((position, len(audio)))
+        position += len(audio)
+    return np.concatenate(parts), spans
+
+
+def split_words(words: list, spans: list, sample_rate: int) -> list:
+    """Each word goes to the record nearest its midpoint (the cut is the middle of a gap), with its times
+    made relative to that record and clipped to it, so that a word Whisper placed in a gap is still redacted
+    at the record's edge."""
+    starts = [start / sample_rate for start, _ in spans]
+    ends = [(start + length) / sample_rate for start, length in spans]
+    cuts = [(ends[i] + starts[i + 1]) / 2.0 for i in range(len(spans) - 1)]
+    per_record: list = [[] for _ in spans]
+    for word in words:
+        i = bisect_right(cuts, (word.start + word.end) / 2.0)
+        length = ends[i] - starts[i]
+        start = min(max(word.start - starts[i], 0.0), length)
+        end = min(max(word.end - starts[i], start), length)
+        per_record[i].append(Word(text=word.text, start=start, end=end, probability=word.probability))
+    return per_record
+
+
+def transcribe_window(model, audios: list, asr_cfg: dict, language: str | None, sample_rate: int) -> list:
+    """Transcripts of records sharing one window, in order. A record that gets no word from the shared
+    window is transcribed alone, so that a request Whisper skipped in company is not shipped unheard."""
+    if len(audios) == 1:
+        return [transcribe(model, audios[0], asr_cfg, language)]
+    joined, spans = join_with_gaps(audios, int(round(asr_cfg["pack_gap_s"] * sample_rate)))
+    shared = transcribe(model, joined, asr_cfg, language)
+    transcripts = []
+    for audio, words in zip(audios, split_words(shared.words, spans, sample_rate)):
+        transcripts.append(Transcript(words, shared.language) if words
+                           else transcribe(model, audio, asr_cfg, language))
+    return transcripts
+
+
+class WhisperService:
+    """A loaded model behind calls that take and return plain data, so that it can serve other processes."""
+
+    def __init__(self, asr_cfg: dict, cpu_threads: int, parallel_calls: int = 1):
+        self.asr_cfg = asr_cfg
+        self.model = load_whisper(asr_cfg, cpu_threads, parallel_calls)
+
+    def transcribe_window(self, audios: list, language: str | None, sample_rate: int) -> list:
+        return transcribe_window(self.model, audios, self.asr_cfg, language, sample_rate)
+
+    def process_id(self) -> int:
+        return os.getpid()
+
+
+# A shared model's serving process went away (asr.share_across_processes).
+MODEL_UNREACHABLE = (ConnectionError, EOFError)
+
+# One model per worker process, whichever stages and threads ask for it.
+_PROCESS_MODELS = Shared()
+
+
+def acquire_whisper(asr_cfg: dict, local_workers: int, machine_tag: str):
+    """The WhisperService this process should use.
+
+    With asr.share_across_processes, one model serves every SDK process of the machine (Beam's
+    MultiProcessShared, as RunInference does for large models): it runs in whichever process asks first and
+    answers the others over a local socket, one thread per caller, one core per call. `machine_tag` names
+    the run, so that two runs on one machine never share. Otherwise each process loads its own, sized to
+    its share of the cores.
+    """
+    settings = json.dumps({k: asr_cfg[k] for k in ("model", "model_sha256", "compute_type", "cpu_threads")},
+                          sort_keys=True)
+    digest = hashlib.sha256(settings.encode()).hexdigest()[:16]
+    if asr_cfg["share_across_processes"]:
+        cores = os.cpu_count() or 1
+        tag = f"deid-whisper-{digest}-{machine_tag}"
+        return MultiProcessShared(lambda: WhisperService(asr_cfg, asr_cfg["cpu_threads"] or 1, cores),
+                                  tag=tag, always_proxy=True).acquire()
+    threads = asr_cfg["cpu_threads"] or default_cpu_threads(local_workers)
+    return _PROCESS_MODELS.acquire(lambda: WhisperService(asr_cfg, threads), tag=f"{digest}-{threads}")
+
+
 class Transcribe(Stage):
-    """faster-whisper, loaded once per worker in setup."""
+    """faster-whisper, loaded once per worker in setup; takes Packs and emits their records."""
 
     name = "asr"
 
-    def __init__(self, asr_cfg: dict, local_workers: int = 1):
+    def __init__(self, asr_cfg: dict, local_workers: int = 1, machine_tag: str = ""):
         super().__init__()
         self.asr_cfg = asr_cfg
         self.local_workers = local_workers
+        self.machine_tag = machine_tag or uuid.uuid4().hex
         self.done = 0
         self.audio_seconds = 0.0
 
     def setup(self):
         # Cores are counted on the worker, not on the machine that built the graph.
-        threads = self.asr_cfg["cpu_threads"] or default_cpu_threads(self.local_workers)
-        self.model = load_whisper(self.asr_cfg, threads)
+        self.whisper = acquire_whisper(self.asr_cfg, self.local_workers, self.machine_tag)
+
+    def language_of(self, record) -> str:
+        return record.language or self.asr_cfg["language"] or ""
 
     def apply(self, record):
-        transcript = transcribe(self.model, record.audio, self.asr_cfg, record.language)
+        transcript, = self.whisper.transcribe_window([record.audio], self.language_of(record) or None,
+                                                     record.sample_rate)
+        yield self._done(record, transcript)
+
+    def process(self, element):
+        if not isinstance(element, Pack):
+            yield from super().process(element)
+            return
+        records = element.records
+        windows = plan_windows([r.duration_in for r in records], [self.language_of(r) for r in records],
+                               self.asr_cfg["pack_seconds"], self.asr_cfg["pack_gap_s"])
+        for window in windows:
+            members = [records[i] for i in window]
+            started = time.perf_counter()
+            try:
+                transcripts = self.whisper.transcribe_window([r.audio for r in members],
+                                                             self.language_of(members[0]) or None,
+                                                             members[0].sample_rate)
+            except MODEL_UNREACHABLE:
+                raise  # not the records' fault: the bundle fails and the runner retries it
+            except Exception as error:  # noqa: BLE001 - as in Stage: only the error's type is recorded
+                log.warning("stage %s: %d record(s) quarantined after %s", self.name, len(members),
+                            type(error).__name__)
+                for record in members:
+                    yield self.quarantine(record.key, f"error_{type(error).__name__}")
+                continue
+            finally:
+                self._timing.update(int((time.perf_counter() - started) * 1000))
+            for record, transcript in zip(members, transcripts):
+                self._passed.inc()
+                yield self._done(record, transcript)
+
+    def _done(self, record, transcript: Transcript):
         record.words = transcript.words
         record.detected_language = transcript.language
         self.done += 1
@@ -80,4 +258,4 @@ class Transcribe(Stage):
         if self.done % self.asr_cfg["progress_every"] == 0:
             log.info("progress: %d utterances (%.0f s of audio) transcribed by this worker",
                      self.done, self.audio_seconds)
-        yield record
+        return record

@@ -398,20 +398,19 @@ class VerifyRedaction(Stage):
 
     name = "verify_redaction"
 
-    def __init__(self, asr_cfg: dict, pii_cfg: dict, local_workers: int = 1):
+    def __init__(self, asr_cfg: dict, pii_cfg: dict, local_workers: int = 1, machine_tag: str = ""):
         super().__init__()
-        self.asr_cfg, self.pii_cfg, self.local_workers = asr_cfg, pii_cfg, local_workers
+        self.asr_cfg, self.pii_cfg, self.local_workers, self.machine_tag = asr_cfg, pii_cfg, local_workers, machine_tag
 
     def setup(self):
-        from transforms.asr import default_cpu_threads, load_whisper
+        from transforms.asr import acquire_whisper
 
-        self.model = load_whisper(self.asr_cfg, self.asr_cfg["cpu_threads"] or default_cpu_threads(self.local_workers))
+        self.whisper = acquire_whisper(self.asr_cfg, self.local_workers, self.machine_tag)
         self.detector = PiiDetector(self.pii_cfg)
 
     def apply(self, record):
-        from transforms.asr import transcribe
-
-        heard = transcribe(self.model, record.audio, self.asr_cfg, record.language or record.detected_language)
+        heard, = self.whisper.transcribe_window([record.audio], record.language or record.detected_language or None,
+                                                record.sample_rate)
         if any(self.detector.find_in_words([w.text for w in heard.words])):
             raise Rejected("pii_readable_after_redaction")
         yield record

@@ -62,6 +62,18 @@ class Record:
 
 
 @dataclass
+class Pack:
+    """Records that are transcribed together, in key order.
+
+    Packs are made from the sorted record keys, so the same records share a pack whatever the input order or
+    the number of workers: a packed transcript depends on its neighbours, and the output must not depend on
+    how the runner happened to split the work.
+    """
+    index: int
+    records: list
+
+
+@dataclass
 class Quarantined:
     ref: str       # keyed record key, or keyed digest of an unparseable line
     stage: str

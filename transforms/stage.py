@@ -2,7 +2,9 @@
 
 A step implements `apply(record)` on plain objects. Whatever it raises becomes
 a quarantine record with a reason code; the message of an unexpected error is
-never logged or written (it could quote a transcript), only its type.
+never logged or written (it could quote a transcript), only its type. A step
+given a Pack applies to each of its records and passes on a Pack of those that
+went through.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 
-from transforms.records import Quarantined, Rejected
+from transforms.records import Pack, Quarantined, Rejected
 
 QUARANTINE = "quarantine"
 METRICS_NAMESPACE = "deid"
@@ -37,7 +39,21 @@ class Stage(beam.DoFn):
         Metrics.counter(METRICS_NAMESPACE, f"quarantined_{reason}").inc()
         return TaggedOutput(QUARANTINE, Quarantined(ref, self.name, reason))
 
-    def process(self, record):
+    def process(self, element):
+        if not isinstance(element, Pack):
+            yield from self._run(element)
+            return
+        kept = []
+        for record in element.records:
+            for output in self._run(record):
+                if isinstance(output, TaggedOutput):
+                    yield output
+                else:
+                    kept.append(output)
+        if kept:
+            yield Pack(element.index, kept)
+
+    def _run(self, record):
         started = time.perf_counter()
         try:
             results = list(self.apply(record))

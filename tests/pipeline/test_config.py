@@ -29,6 +29,8 @@ def test_override_file_merges_over_defaults(tmp_path):
     ("voice:\n  f0_min_hz: 300.0\n", "voice.f0_min_hz"),
     ("voice:\n  max_warp: 0.8\n", "voice.max_warp"),
     ("asr:\n  vad_filter: 1\n", "asr.vad_filter"),
+    ("asr:\n  pack_seconds: 45\n", "asr.pack_seconds"),
+    ("asr:\n  pack_records: 0\n", "asr.pack_records"),
 ])
 def test_bad_key_or_value_is_named(tmp_path, text, key):
     path = tmp_path / "c.yaml"

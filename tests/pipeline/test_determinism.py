@@ -1,5 +1,6 @@
 """Same input, configuration and secret: byte-identical shards, manifest and quarantine, whatever the number
-of local workers or the order of the manifest lines; and an output folder never mixes two runs."""
+of local workers, whether they share one model, or the order of the manifest lines; and an output folder
+never mixes two runs."""
 from __future__ import annotations
 
 import hashlib
@@ -24,8 +25,11 @@ UTTERANCES = [
 COMPARED = ("manifest.json", "quarantine.jsonl")
 
 
-def write_config(path, max_shard_records: int) -> None:
-    path.write_text(yaml.safe_dump({"output": {"max_shard_records": max_shard_records}}))
+def write_config(path, max_shard_records: int, **asr) -> None:
+    # Packed transcription on: it is where a record's words could depend on which records the runner
+    # happened to hand the same worker.
+    asr = {"pack_seconds": 28.0, **asr}
+    path.write_text(yaml.safe_dump({"output": {"max_shard_records": max_shard_records}, "asr": asr}))
 
 
 def output_files(output) -> dict:
@@ -59,6 +63,8 @@ def runs(tmp_path_factory, speech):
     (root / "shuffled.jsonl").write_text("\n".join(shuffled) + "\n")
     config = root / "two_per_shard.yaml"
     write_config(config, 2)
+    shared_model = root / "shared_model.yaml"
+    write_config(shared_model, 2, share_across_processes=True)
     one_per_shard = root / "one_per_shard.yaml"
     write_config(one_per_shard, 1)
 
@@ -67,6 +73,9 @@ def runs(tmp_path_factory, speech):
                                    config_path=config),
         "two_workers": run_pipeline(root / "ordered.jsonl", root / "two_workers", "--direct_num_workers", "2",
                                     "--direct_running_mode", "multi_processing", config_path=config),
+        # Both workers transcribe through one model that lives in one of them.
+        "shared_model": run_pipeline(root / "ordered.jsonl", root / "shared_model", "--direct_num_workers", "2",
+                                     "--direct_running_mode", "multi_processing", config_path=shared_model),
         # An earlier run with more shards sits in the folder the shuffled run overwrites.
         "previous": run_pipeline(root / "ordered.jsonl", root / "shuffled", config_path=one_per_shard),
     }
@@ -80,7 +89,7 @@ def runs(tmp_path_factory, speech):
 
 def test_all_runs_succeed(runs):
     _, results = runs
-    for name in ("one_worker", "two_workers", "previous", "shuffled"):
+    for name in ("one_worker", "two_workers", "shared_model", "previous", "shuffled"):
         assert results[name].returncode == 0, (name, results[name].stderr[-3000:])
 
 
@@ -92,6 +101,7 @@ def test_shards_manifest_and_quarantine_are_byte_identical_across_workers_and_li
     assert report["pii_entities"].get("PERSON", 0) >= 2
     assert sum(name.startswith("shards/") for name in reference) >= 2
     assert output_files(root / "two_workers") == reference
+    assert output_files(root / "shared_model") == reference
     assert output_files(root / "shuffled") == reference
 
 

@@ -1,10 +1,61 @@
+import multiprocessing
+import os
+import random
+import uuid
+
+import numpy as np
 import pytest
 
-from transforms.asr import transcribe
+from transforms.asr import (Transcribe, acquire_whisper, join_with_gaps, pack_boundaries, pack_index, plan_windows,
+                            split_words, transcribe, transcribe_window)
+from transforms.records import Pack, Record, Word
 
-pytestmark = pytest.mark.slow
+SR = 16000
 
 
+def test_packs_are_fixed_by_the_keys_not_their_order():
+    keys = [f"{random.Random(i).getrandbits(64):016x}" for i in range(101)]
+    shuffled = random.Random(7).sample(keys, len(keys))
+    boundaries = pack_boundaries(keys, 8)
+    assert boundaries == pack_boundaries(shuffled, 8)
+    packs: dict = {}
+    for key in shuffled:
+        packs.setdefault(pack_index(key, boundaries), []).append(key)
+    sizes = sorted(len(members) for members in packs.values())
+    # 101 records at most 8 a pack: 13 packs, rounded up to 16 of 6 or 7.
+    assert sizes == [6] * 11 + [7] * 5
+    assert sorted(k for members in packs.values() for k in members) == sorted(keys)
+    assert [len(pack_boundaries(keys[:n], 8)) + 1 for n in (1, 3, 7)] == [1, 3, 4]
+
+
+def test_windows_respect_length_and_language():
+    durations = [5.0, 6.0, 7.0, 9.0, 20.0, 3.0, 3.0, 3.0]
+    languages = ["en", "en", "en", "en", "en", "", "", "de"]
+    # 5+1+6+1+7 = 20 fits 28; adding 1+9 would make 30.
+    assert plan_windows(durations, languages, 28.0, 1.0) == [[0, 1, 2], [3], [4], [5], [6], [7]]
+    assert plan_windows([3.0, 3.0], ["en", "de"], 28.0, 1.0) == [[0], [1]]
+    assert plan_windows([40.0, 2.0, 2.0], ["en"] * 3, 28.0, 1.0) == [[0], [1, 2]]
+    assert plan_windows([2.0, 2.0], ["en", "en"], 0.0, 1.0) == [[0], [1]]
+
+
+def test_words_go_back_to_their_record_with_local_times():
+    audios = [np.ones(2 * SR, np.float32), np.ones(3 * SR, np.float32)]
+    joined, spans = join_with_gaps(audios, SR)
+    assert len(joined) == 6 * SR and spans == [(0, 2 * SR), (3 * SR, 3 * SR)]
+    assert not joined[2 * SR:3 * SR].any()
+    words = [Word("one", 0.2, 0.6), Word("edge", 1.9, 2.3),  # midpoint 2.1: still the first record
+             Word("stray", 2.6, 2.9),                         # in the gap, nearer the second record
+             Word("two", 3.5, 4.0), Word("late", 5.8, 6.4)]
+    first, second = split_words(words, spans, SR)
+    assert [(w.text, w.start, w.end) for w in first] == [("one", 0.2, 0.6), ("edge", 1.9, 2.0)]
+    assert [w.text for w in second] == ["stray", "two", "late"]
+    stray, two, late = second
+    assert (stray.start, stray.end) == (0.0, 0.0)
+    assert (two.start, two.end) == pytest.approx((0.5, 1.0))
+    assert (late.start, late.end) == pytest.approx((2.8, 3.0))
+
+
+@pytest.mark.slow
 def test_words_have_ordered_timestamps_inside_the_audio(whisper, speech, cfg):
     audio = speech("Please turn on the kitchen lights at seven.", "en-us+m3")
     transcript = transcribe(whisper, audio, cfg["asr"], "en")
@@ -17,7 +68,96 @@ def test_words_have_ordered_timestamps_inside_the_audio(whisper, speech, cfg):
     assert all(0.0 <= w.start <= w.end <= duration + 0.5 for w in transcript.words)
 
 
+@pytest.mark.slow
 def test_language_is_detected_when_not_given(whisper, speech, cfg):
     detect = dict(cfg["asr"], language="")
     transcript = transcribe(whisper, speech("What time is it in London right now?", "en-gb+m1"), detect)
     assert transcript.language == "en"
+
+
+PACKED = [("Please turn on the kitchen lights at seven.", "en-us+m3", {"kitchen", "lights"}),
+          ("Call my sister on her mobile phone.", "en-us+f3", {"sister", "mobile"}),
+          ("What is the weather like in Toronto tomorrow?", "en-gb+m1", {"weather", "toronto"})]
+
+
+def _words(transcript_words) -> set:
+    return {w.text.lower().strip(".,?!") for w in transcript_words}
+
+
+@pytest.mark.slow
+def test_a_shared_window_gives_each_record_its_own_words(whisper, speech, cfg):
+    audios = [speech(text, voice) for text, voice, _ in PACKED]
+    transcripts = transcribe_window(whisper, audios, cfg["asr"], "en", SR)
+    for i, (transcript, audio) in enumerate(zip(transcripts, audios)):
+        own = _words(transcript.words)
+        assert PACKED[i][2] <= own
+        for j, (_, _, theirs) in enumerate(PACKED):
+            if j != i:
+                assert not theirs & own
+        assert all(0.0 <= w.start <= w.end <= len(audio) / SR for w in transcript.words)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pack_seconds", [0.0, 28.0])
+def test_transcribe_stage_takes_a_pack_and_emits_its_records(speech, cfg, pack_seconds):
+    stage = Transcribe(dict(cfg["asr"], pack_seconds=pack_seconds))
+    stage.setup()
+    records = []
+    for i, (text, voice, _) in enumerate(PACKED):
+        audio = speech(text, voice)
+        records.append(Record(key=f"k{i}", audio_uri="", speaker="s", account=None, voice_seed=b"",
+                              audio=audio, duration_in=len(audio) / SR))
+    out = list(stage.process(Pack(0, records)))
+    assert [r.key for r in out] == ["k0", "k1", "k2"]
+    for record, (_, _, expected) in zip(out, PACKED):
+        assert expected <= _words(record.words)
+        assert record.detected_language == "en"
+
+
+def _transcribe_through_shared_model(asr_cfg, tag, audio, barrier, results):
+    whisper = acquire_whisper(asr_cfg, 1, tag)
+    barrier.wait()  # both processes hold the model before either may leave and take its server with it
+    transcript, = whisper.transcribe_window([audio], "en", SR)
+    results.put((os.getpid(), whisper.process_id(), " ".join(w.text for w in transcript.words)))
+    barrier.wait()
+
+
+@pytest.mark.slow
+def test_processes_of_a_machine_share_one_model_when_asked(cfg, speech):
+    shared_cfg = dict(cfg["asr"], share_across_processes=True)
+    audio = speech(PACKED[0][0], PACKED[0][1])
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(2), context.Queue()
+    tag = uuid.uuid4().hex
+    processes = [context.Process(target=_transcribe_through_shared_model,
+                                 args=(shared_cfg, tag, audio, barrier, results)) for _ in range(2)]
+    for process in processes:
+        process.start()
+    answers = [results.get(timeout=300) for _ in processes]
+    for process in processes:
+        process.join(timeout=60)
+    callers = {caller for caller, _, _ in answers}
+    servers = {server for _, server, _ in answers}
+    assert len(callers) == 2 and len(servers) == 1
+    assert all("kitchen" in text.lower() for _, _, text in answers)
+
+
+@pytest.mark.slow
+def test_without_sharing_a_process_loads_one_model_for_all_its_stages(cfg):
+    first = acquire_whisper(cfg["asr"], 1, "")
+    assert acquire_whisper(cfg["asr"], 1, "other") is first
+    assert first.process_id() == os.getpid()
+
+
+class _UnreachableModel:
+    def transcribe_window(self, audios, language, sample_rate):
+        raise ConnectionResetError("the serving process is gone")
+
+
+def test_a_lost_model_server_fails_the_bundle_instead_of_quarantining_its_records(cfg):
+    stage = Transcribe(cfg["asr"])
+    stage.whisper = _UnreachableModel()  # stands in for a proxy whose serving process died
+    record = Record(key="k0", audio_uri="", speaker="s", account=None, voice_seed=b"",
+                    audio=np.zeros(SR, np.float32), duration_in=1.0)
+    with pytest.raises(ConnectionResetError):
+        list(stage.process(Pack(0, [record])))
