@@ -5,6 +5,7 @@ import argparse
 import importlib
 import logging
 import pkgutil
+import re
 import sys
 
 import pipeline.commands
@@ -28,6 +29,24 @@ class _DropImportNoise(logging.Filter):
         return not str(record.msg).startswith("apitools not found")
 
 
+class WorkerLogLines(logging.Filter):
+    """Worker processes' log entries reach the local runner as protobuf dumps at INFO and above. Pass on our
+    progress lines and every warning, as their plain message; drop the rest, and Beam's note that a local
+    worker has no semi-persistent directory."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        found = re.search(r'message: "((?:[^"\\]|\\.)*)"', record.getMessage())
+        if not found:
+            return record.levelno >= logging.WARNING
+        message = found.group(1)
+        if message.startswith("No semi_persistent_directory"):
+            return False
+        if record.levelno < logging.WARNING and not message.startswith("progress:"):
+            return False
+        record.msg, record.args = "worker: %s", (message,)
+        return True
+
+
 def setup_logging(verbose: bool = False) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", force=True)
     for handler in logging.getLogger().handlers:
@@ -35,6 +54,10 @@ def setup_logging(verbose: bool = False) -> None:
     quiet = logging.WARNING if not verbose else logging.INFO
     for name in ("apache_beam", "faster_whisper", "presidio-analyzer", "absl", "urllib3", "filelock"):
         logging.getLogger(name).setLevel(quiet)
+    if not verbose:
+        workers = logging.getLogger("apache_beam.runners.portability.local_job_service")
+        workers.setLevel(logging.INFO)
+        workers.addFilter(WorkerLogLines())
 
 
 def parser() -> argparse.ArgumentParser:

@@ -1,9 +1,13 @@
-"""Command-line errors a user can cause: one clear line, exit code 2, before any work starts."""
+"""The command line: errors a user can cause (one clear line, exit code 2, before any work starts), and what
+reaches the console."""
+import logging
 import os
 import subprocess
 import sys
 
 import pytest
+
+from pipeline.cli import WorkerLogLines
 
 
 def run_cli(*args, env_extra=None):
@@ -61,3 +65,21 @@ def test_output_holding_a_run_is_refused(manifest, tmp_path):
                                   env_extra={"DEID_SECRET": "x" * 32}))
     assert "already holds a run" in line and "--overwrite" in line
     assert (out / "manifest.json").read_text() == "{}"
+
+
+def _worker_record(level, message: str) -> logging.LogRecord:
+    # The local runner logs each worker entry as 'Worker: %s' of the entry's protobuf text.
+    entry = f'severity: INFO timestamp {{ seconds: 1 }} message: "{message}" log_location: "x.py:1"'
+    return logging.LogRecord("apache_beam.runners.portability.local_job_service", level, "f", 1, "Worker: %s",
+                             (entry,), None)
+
+
+def test_worker_progress_lines_and_warnings_reach_the_console_as_plain_text():
+    lines = WorkerLogLines()
+    progress = _worker_record(logging.INFO, "progress: 25 utterances (200 s of audio) transcribed by this worker")
+    assert lines.filter(progress) and progress.getMessage() == (
+        "worker: progress: 25 utterances (200 s of audio) transcribed by this worker")
+    warning = _worker_record(logging.WARNING, "stage asr: record quarantined after ValueError")
+    assert lines.filter(warning) and warning.getMessage() == "worker: stage asr: record quarantined after ValueError"
+    assert not lines.filter(_worker_record(logging.INFO, "Creating state cache with size 0"))
+    assert not lines.filter(_worker_record(logging.WARNING, "No semi_persistent_directory found: User objects"))
