@@ -134,6 +134,9 @@ def validate(cfg: dict) -> dict:
         raise ConfigError("config key 'voice.band_jitter' must not be negative")
     if voice["max_warp"] != 0 and voice["max_warp"] < 1:
         raise ConfigError("config key 'voice.max_warp' must be 0 (no cap) or at least 1")
+    if not 1.0 <= voice["warp_floor"] <= min(voice["formant_max"], 1.0 / voice["formant_min"]):
+        raise ConfigError("config key 'voice.warp_floor' must be at least 1 and at most formant_max and "
+                          "1/formant_min")
     if not 0.0 <= voice["breathiness_max"] <= 0.9:
         raise ConfigError("config key 'voice.breathiness_max' must be between 0 and 0.9")
     if not 0 <= cfg["asr"]["pack_seconds"] <= 30:

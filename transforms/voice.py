@@ -9,7 +9,8 @@ what a speaker-verification model keys on and keeps the words:
   envelope, is divided out before the pseudo-speaker's is applied; the combined
   warp is capped (max_warp), since extreme warps cost far more words than they hide;
 - formant pattern: a piecewise-linear frequency warp with a keyed slope per band
-  moves each formant region by its own ratio;
+  moves each formant region by its own ratio; the overall ratio is never within
+  warp_floor of 1, the one step that raised the ignorant EER at no cost in words;
 - aperiodicity: replaced by a keyed breathiness profile.
 The envelope keeps its fine detail and long-term tilt: cepstral smoothing and a
 replaced tilt were measured to cost words without hiding the speaker better
@@ -50,14 +51,22 @@ def derive_params(seed: bytes, voice_cfg: dict) -> VoiceParams:
     log_lo, log_hi = np.log(voice_cfg["f0_min_hz"]), np.log(voice_cfg["f0_max_hz"])
     f0 = float(np.exp(log_lo + u[0] * (log_hi - log_lo)))
     spread = _between(u[1], voice_cfg["f0_spread_min"], voice_cfg["f0_spread_max"])
-    log_f_lo, log_f_hi = np.log(voice_cfg["formant_min"]), np.log(voice_cfg["formant_max"])
-    formant = float(np.exp(log_f_lo + u[2] * (log_f_hi - log_f_lo)))
+    formant = draw_warp(u[2], voice_cfg["formant_min"], voice_cfg["formant_max"], voice_cfg["warp_floor"])
     jitter = voice_cfg["band_jitter"]
     slopes = tuple(float(np.exp(_between(v, -jitter, jitter))) for v in u[8:8 + len(WARP_EDGES_HZ) - 1])
     breath = _between(u[4], 0.0, voice_cfg["breathiness_max"])
     cutoff = _between(u[5], 2500.0, 6000.0)
     return VoiceParams(f0, spread, formant, slopes, breath, cutoff, voice_cfg["normalize_vtl"],
                        voice_cfg["max_warp"])
+
+
+def draw_warp(u: float, low: float, high: float, floor: float) -> float:
+    """The overall warp factor, log-uniform over [low, 1/floor] and [floor, high]: at least `floor` away from
+    1 either way, so that no pseudo-voice keeps the source's own formant frequencies."""
+    below = max(0.0, np.log(1.0 / floor) - np.log(low))
+    above = max(0.0, np.log(high) - np.log(floor))
+    t = u * (below + above)
+    return float(np.exp(np.log(low) + t if t < below else np.log(floor) + (t - below)))
 
 
 def map_f0(f0: np.ndarray, params: VoiceParams) -> np.ndarray:

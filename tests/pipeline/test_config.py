@@ -30,6 +30,7 @@ def test_override_file_merges_over_defaults(tmp_path):
     ("voice:\n  max_warp: 0.8\n", "voice.max_warp"),
     ("asr:\n  vad_filter: 1\n", "asr.vad_filter"),
     ("asr:\n  pack_seconds: 45\n", "asr.pack_seconds"),
+    ("voice:\n  warp_floor: 1.3\n", "voice.warp_floor"),
     ("asr:\n  pack_records: 0\n", "asr.pack_records"),
 ])
 def test_bad_key_or_value_is_named(tmp_path, text, key):

@@ -8,7 +8,7 @@ from apache_beam.testing.util import assert_that
 
 from transforms.identity import Keyring
 from transforms.records import Record
-from transforms.voice import (ConvertVoice, anonymize, convert, derive_params, f0_contour, median_f0,
+from transforms.voice import (ConvertVoice, anonymize, convert, derive_params, draw_warp, f0_contour, median_f0,
                               warp_source_bins)
 
 SR = 16000
@@ -28,10 +28,21 @@ def test_params_are_keyed_deterministic_and_inside_the_configured_ranges(cfg):
     for p in drawn:
         assert voice["f0_min_hz"] <= p.f0_median_hz <= voice["f0_max_hz"]
         assert voice["formant_min"] <= p.formant_ratio <= voice["formant_max"]
+        assert not 1 / voice["warp_floor"] < p.formant_ratio < voice["warp_floor"]
         assert voice["f0_spread_min"] <= p.f0_spread <= voice["f0_spread_max"]
     # Wide ranges are the point: the pseudo-voices must not cluster.
     medians = [p.f0_median_hz for p in drawn]
     assert max(medians) / min(medians) > 1.8
+
+
+def test_warp_draw_covers_both_sides_and_skips_the_band_around_one():
+    draws = [draw_warp(u, 0.85, 1.18, 1.07) for u in np.linspace(0.0, 1.0, 201)]
+    assert draws == sorted(draws)
+    assert min(draws) == pytest.approx(0.85) and max(draws) == pytest.approx(1.18)
+    assert not [d for d in draws if 1 / 1.07 < d < 1.07]
+    assert sum(d < 1 for d in draws) > 80 and sum(d > 1 for d in draws) > 80
+    no_floor = [draw_warp(u, 0.85, 1.18, 1.0) for u in (0.0, 0.5, 1.0)]
+    assert no_floor == pytest.approx([0.85, np.sqrt(0.85 * 1.18), 1.18])
 
 
 def test_frequency_warp_is_monotonic_and_the_identity_at_ratio_one():
