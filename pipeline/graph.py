@@ -7,13 +7,12 @@ import uuid
 from dataclasses import dataclass
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 
 from pipeline.report import Finalize, SumCounts
 from transforms.asr import Transcribe, pack_boundaries, pack_index
 from transforms.audio_io import DecodeAudio
 from transforms.consent import OPTED_OUT, ConsentFilter, parse_opt_out_line
-from transforms.ingest import KeepOnePerKey, ParseManifestLine, ToRecord, entry_from_file
+from transforms.ingest import KeepOnePerKey, ParseManifestLine, ToRecord, entry_from_file, list_audio_files
 from transforms.pii import RedactTranscript, VerifyRedaction
 from transforms.records import Pack
 from transforms.redact_audio import RedactAudio
@@ -34,12 +33,6 @@ class RunSpec:
 
 def is_manifest(path: str) -> bool:
     return path.endswith((".jsonl", ".json", ".ndjson"))
-
-
-def list_audio_files(root: str, extensions: list[str]) -> list[str]:
-    pattern = root.rstrip("/") + "/**"
-    found = FileSystems.match([pattern])[0].metadata_list
-    return sorted(m.path for m in found if m.path.lower().endswith(tuple(e.lower() for e in extensions)))
 
 
 def _stage(pcoll, label: str, dofn):
@@ -136,7 +129,7 @@ def build(p: beam.Pipeline, spec: RunSpec):
     quarantine = tuple(quarantines) | "AllQuarantined" >> beam.Flatten()
     events = (
         (inputs | "CountInputs" >> beam.Map(lambda _: {"inputs": 1})),
-        (decoded | "CountSecondsIn" >> beam.Map(lambda p: {"seconds_in": sum(r.duration_in for r in p.records)})),
+        (decoded | "CountSecondsIn" >> beam.Map(lambda pack: {"seconds_in": sum(r.duration_in for r in pack.records)})),
         (shard_entries | "CountPii" >> beam.Map(lambda e: {"pii": json.loads(e.meta)["pii"]})),
         *opted_out_markers,
     ) | "AllEvents" >> beam.Flatten()

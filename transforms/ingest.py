@@ -11,6 +11,7 @@ import posixpath
 from typing import Union
 
 import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 
@@ -101,6 +102,12 @@ def entry_from_file(path: str, root: str) -> SourceEntry:
     parent = posixpath.dirname(relative)
     speaker = posixpath.basename(parent) if parent else "unknown"
     return SourceEntry(source_id=relative, audio_uri=path, speaker_id=speaker)
+
+
+def list_audio_files(root: str, extensions: list[str]) -> list[str]:
+    pattern = root.rstrip("/") + "/**"
+    found = FileSystems.match([pattern])[0].metadata_list
+    return sorted(m.path for m in found if m.path.lower().endswith(tuple(e.lower() for e in extensions)))
 
 
 def to_record(entry: SourceEntry, keyring: Keyring, voice_mode: str) -> Record:

@@ -12,7 +12,7 @@ from pipeline import config
 from pipeline.secrets import load_secret
 from transforms.audio_io import AudioLimits, decode_audio
 from transforms.identity import Keyring
-from transforms.ingest import entry_from_file, to_record
+from transforms.ingest import entry_from_file, list_audio_files, to_record
 from transforms.records import Rejected
 from transforms.voice import anonymize
 
@@ -29,13 +29,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--config", help="YAML file overriding configs/default.yaml")
 
 
-def audio_files(root: str, extensions: list[str]) -> list[str]:
-    found = []
-    for parent, _, names in os.walk(root):
-        found += [os.path.join(parent, n) for n in names if os.path.splitext(n)[1].lower() in extensions]
-    return sorted(found)
-
-
 def main(args, extra) -> int:
     cfg = config.load(args.config)
     mode = args.mode or cfg["voice"]["mode"]
@@ -49,7 +42,7 @@ def main(args, extra) -> int:
     secret, _ = load_secret(args.secret_file, demo=args.demo_secret)
     keyring = Keyring(secret)
     limits = AudioLimits.from_config(cfg["audio"])
-    files = audio_files(root, [e.lower() for e in cfg["input"]["audio_extensions"]])
+    files = list_audio_files(root, cfg["input"]["audio_extensions"])
     skipped: Counter = Counter()
     seconds = 0.0
     for path in files:
