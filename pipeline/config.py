@@ -28,8 +28,9 @@ CHOICES = {
 POSITIVE = {
     "audio.sample_rate", "audio.max_duration_s", "audio.max_file_bytes", "asr.beam_size",
     "asr.progress_every", "asr.pack_records", "asr.pack_gap_s", "voice.f0_min_hz", "voice.f0_max_hz",
-    "voice.f0_spread_min", "voice.f0_spread_max", "voice.formant_min", "voice.formant_max", "voice.frame_period_ms",
-    "redaction.tone_hz", "identity.key_bytes", "output.max_shard_bytes", "output.max_shard_records",
+    "voice.f0_spread_min", "voice.f0_spread_max", "voice.formant_min", "voice.formant_max",
+    "voice.frame_period_ms", "redaction.tone_hz", "identity.key_bytes", "output.max_shard_bytes",
+    "output.max_shard_records",
 }
 
 FREE_FORM = {"pii.operators", "output.splits"}

@@ -10,15 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
-import uuid
+from bisect import bisect_right
 from dataclasses import dataclass
 
 import numpy as np
 from apache_beam.utils.multi_process_shared import MultiProcessShared
 from apache_beam.utils.shared import Shared
-
-from bisect import bisect_right
 
 from transforms.records import Pack, Word
 from transforms.stage import Stage, log
@@ -169,9 +166,6 @@ class WhisperService:
         return os.getpid()
 
 
-# A shared model's serving process went away (asr.share_across_processes).
-MODEL_UNREACHABLE = (ConnectionError, EOFError)
-
 # One model per worker process, whichever stages and threads ask for it.
 _PROCESS_MODELS = Shared()
 
@@ -185,6 +179,8 @@ def acquire_whisper(asr_cfg: dict, local_workers: int, machine_tag: str):
     the run, so that two runs on one machine never share. Otherwise each process loads its own, sized to
     its share of the cores.
     """
+    if asr_cfg["share_across_processes"] and not machine_tag:
+        raise ValueError("a model shared across processes needs the run's machine_tag")
     settings = json.dumps({k: asr_cfg[k] for k in ("model", "model_sha256", "compute_type", "cpu_threads")},
                           sort_keys=True)
     digest = hashlib.sha256(settings.encode()).hexdigest()[:16]
@@ -206,7 +202,7 @@ class Transcribe(Stage):
         super().__init__()
         self.asr_cfg = asr_cfg
         self.local_workers = local_workers
-        self.machine_tag = machine_tag or uuid.uuid4().hex
+        self.machine_tag = machine_tag
         self.done = 0
         self.audio_seconds = 0.0
 
@@ -217,38 +213,18 @@ class Transcribe(Stage):
     def language_of(self, record) -> str:
         return record.language or self.asr_cfg["language"] or ""
 
-    def apply(self, record):
-        transcript, = self.whisper.transcribe_window([record.audio], self.language_of(record) or None,
-                                                     record.sample_rate)
-        yield self._done(record, transcript)
-
-    def process(self, element):
-        if not isinstance(element, Pack):
-            yield from super().process(element)
-            return
-        records = element.records
+    def process(self, pack: Pack):
+        records = pack.records
         windows = plan_windows([r.duration_in for r in records], [self.language_of(r) for r in records],
                                self.asr_cfg["pack_seconds"], self.asr_cfg["pack_gap_s"])
         for window in windows:
             members = [records[i] for i in window]
-            started = time.perf_counter()
-            try:
-                transcripts = self.whisper.transcribe_window([r.audio for r in members],
-                                                             self.language_of(members[0]) or None,
-                                                             members[0].sample_rate)
-            except MODEL_UNREACHABLE:
-                raise  # not the records' fault: the bundle fails and the runner retries it
-            except Exception as error:  # noqa: BLE001 - as in Stage: only the error's type is recorded
-                log.warning("stage %s: %d record(s) quarantined after %s", self.name, len(members),
-                            type(error).__name__)
-                for record in members:
-                    yield self.quarantine(record.key, f"error_{type(error).__name__}")
-                continue
-            finally:
-                self._timing.update(int((time.perf_counter() - started) * 1000))
-            for record, transcript in zip(members, transcripts):
-                self._passed.inc()
-                yield self._done(record, transcript)
+            yield from self.guarded(members, lambda members=members: self.transcribe_together(members))
+
+    def transcribe_together(self, members: list) -> list:
+        transcripts = self.whisper.transcribe_window([r.audio for r in members],
+                                                     self.language_of(members[0]) or None, members[0].sample_rate)
+        return [self._done(record, transcript) for record, transcript in zip(members, transcripts)]
 
     def _done(self, record, transcript: Transcript):
         record.words = transcript.words

@@ -400,7 +400,8 @@ class VerifyRedaction(Stage):
 
     def __init__(self, asr_cfg: dict, pii_cfg: dict, local_workers: int = 1, machine_tag: str = ""):
         super().__init__()
-        self.asr_cfg, self.pii_cfg, self.local_workers, self.machine_tag = asr_cfg, pii_cfg, local_workers, machine_tag
+        self.asr_cfg, self.pii_cfg = asr_cfg, pii_cfg
+        self.local_workers, self.machine_tag = local_workers, machine_tag
 
     def setup(self):
         from transforms.asr import acquire_whisper

@@ -19,6 +19,8 @@ from transforms.records import Pack, Quarantined, Rejected
 
 QUARANTINE = "quarantine"
 METRICS_NAMESPACE = "deid"
+# A service a stage calls went away (a shared model's serving process): a retry can succeed.
+NOT_THE_RECORDS_FAULT = (ConnectionError, EOFError)
 log = logging.getLogger("deid")
 
 
@@ -54,17 +56,27 @@ class Stage(beam.DoFn):
             yield Pack(element.index, kept)
 
     def _run(self, record):
+        yield from self.guarded([record], lambda: list(self.apply(record)))
+
+    def guarded(self, records: list, work):
+        """The outputs of `work()`, done for `records` together; if it raises, one quarantine record for each
+        of them. Timed as one call."""
         started = time.perf_counter()
         try:
-            results = list(self.apply(record))
+            results = work()
+        except NOT_THE_RECORDS_FAULT:
+            raise  # the bundle fails and the runner retries it; quarantining would lose good records
         except Rejected as rejected:
-            yield self.quarantine(record.key, rejected.reason)
+            for record in records:
+                yield self.quarantine(record.key, rejected.reason)
             return
         except Exception as error:  # noqa: BLE001 - a broken record must never take the run down
-            log.warning("stage %s: record quarantined after %s", self.name, type(error).__name__)
-            yield self.quarantine(record.key, f"error_{type(error).__name__}")
+            log.warning("stage %s: %d record(s) quarantined after %s", self.name, len(records),
+                        type(error).__name__)
+            for record in records:
+                yield self.quarantine(record.key, f"error_{type(error).__name__}")
             return
         finally:
             self._timing.update(int((time.perf_counter() - started) * 1000))
-        self._passed.inc()
+        self._passed.inc(len(records))
         yield from results

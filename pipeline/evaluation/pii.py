@@ -99,20 +99,20 @@ def evaluate(labels: list[dict], folder: str, cfg: dict, language: str) -> dict:
     per = defaultdict(Counter)          # entity -> counts
     predicted = defaultdict(Counter)    # predicted entity -> tp / all
     kept = Counter()
-    asr_s = pii_s = 0.0
+    pii_s = 0.0
     quarantined = 0
+    keys = [keyring.record_key(label["id"]) for label in labels]
     audios, rates = {}, set()
-    for label in labels:
-        audios[keyring.record_key(label["id"])], rate = sf.read(os.path.join(folder, label["audio"]), dtype="float32")
+    for key, label in zip(keys, labels):
+        audios[key], rate = sf.read(os.path.join(folder, label["audio"]), dtype="float32")
         rates.add(rate)
     if len(rates) > 1:
         raise ValueError("the set mixes sample rates; a run would resample them to one")
     started = time.perf_counter()
     heard_first = transcribe_in_packs(model, audios, cfg["asr"], language, rate)
     asr_s = time.perf_counter() - started
-    for label in labels:
-        audio = audios[keyring.record_key(label["id"])]
-        words = heard_first[keyring.record_key(label["id"])]
+    for key, label in zip(keys, labels):
+        audio, words = audios[key], heard_first[key]
         started = time.perf_counter()
         marked = mark_words(words, detector.find_in_words([w.text for w in words]))
         shipped_words = redact_words(marked, operator)
