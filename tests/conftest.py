@@ -61,6 +61,12 @@ def pii_detector(cfg):
     return PiiDetector(cfg["pii"])
 
 
+def with_silence(audio: np.ndarray, samples: int) -> np.ndarray:
+    """`audio` with `samples` of silence before and after, as a recording starts and ends."""
+    quiet = np.zeros(samples, np.float32)
+    return np.concatenate([quiet, audio, quiet])
+
+
 def write_wav(path, audio, rate=SR, subtype="PCM_16"):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     sf.write(path, audio, rate, subtype=subtype)
@@ -73,8 +79,7 @@ def e2e(tmp_path_factory, speech):
     inputs = root / "input"
     lines = []
     for u in E2E_UTTERANCES:
-        audio = np.concatenate([np.zeros(3200, np.float32), speech(u["text"], u["voice"]), np.zeros(3200, np.float32)])
-        write_wav(str(inputs / f"{u['id']}.wav"), audio)
+        write_wav(str(inputs / f"{u['id']}.wav"), with_silence(speech(u["text"], u["voice"]), 3200))
         lines.append({"id": u["id"], "audio": f"{u['id']}.wav", "speaker_id": u["speaker_id"],
                       "account_id": u["account_id"], "device_id": "device-serial-ZX81-0042",
                       "device_type": "speaker"})

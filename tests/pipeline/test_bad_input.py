@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import SR, TEST_SECRET, run_pipeline, shipped_records, write_wav
+from conftest import SR, TEST_SECRET, run_pipeline, shipped_records, with_silence, write_wav
 from transforms.audio_io import AudioLimits, decode_stream
 from transforms.identity import Keyring
 from transforms.records import Rejected
@@ -68,8 +68,7 @@ def build_corpus(root, speech) -> tuple[list[Case], bytes]:
     audio_dir = root / "audio"
     audio_dir.mkdir(parents=True)
     rng = np.random.default_rng(20240611)
-    voice = np.concatenate([np.zeros(1600, np.float32), speech("Turn on the kitchen lights.", "en-us+f3"),
-                            np.zeros(1600, np.float32)])
+    voice = with_silence(speech("Turn on the kitchen lights.", "en-us+f3"), 1600)
     seconds = len(voice) / SR
     cases: list[Case] = []
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import run_pipeline, write_wav
+from conftest import run_pipeline, with_silence, write_wav
 
 pytestmark = pytest.mark.slow
 
@@ -46,8 +46,7 @@ def runs(tmp_path_factory, speech):
     root = tmp_path_factory.mktemp("determinism")
     lines = []
     for uid, speaker, voice, text in UTTERANCES:
-        audio = np.concatenate([np.zeros(1600, np.float32), speech(text, voice), np.zeros(1600, np.float32)])
-        write_wav(str(root / f"{uid}.wav"), audio)
+        write_wav(str(root / f"{uid}.wav"), with_silence(speech(text, voice), 1600))
         lines.append(json.dumps({"id": uid, "audio": f"{uid}.wav", "speaker_id": speaker}))
     # Speech under heavy noise: hard enough for Whisper's temperature fallback, which samples at random.
     noisy = speech(UTTERANCES[0][3], UTTERANCES[0][2])

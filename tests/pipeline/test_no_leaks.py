@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import TEST_SECRET, run_pipeline, shipped_records, write_wav
+from conftest import TEST_SECRET, run_pipeline, shipped_records, with_silence, write_wav
 
 pytestmark = pytest.mark.slow
 
@@ -41,8 +41,7 @@ def leak_run(tmp_path_factory, speech):
     inputs = root / "input"
     lines = []
     for u in SPOKEN:
-        audio = np.concatenate([np.zeros(1600, np.float32), speech(u["text"], u["voice"]), np.zeros(1600, np.float32)])
-        write_wav(str(inputs / f"{u['id']}.wav"), audio)
+        write_wav(str(inputs / f"{u['id']}.wav"), with_silence(speech(u["text"], u["voice"]), 1600))
         lines.append(json.dumps({"id": u["id"], "audio": f"{u['id']}.wav", "speaker_id": u["speaker_id"],
                                  "account_id": u["account_id"], "transcript": u["text"], "device_type": "speaker",
                                  **PRIVATE_METADATA}))
