@@ -27,8 +27,8 @@ CHOICES = {
 
 POSITIVE = {
     "audio.sample_rate", "audio.max_duration_s", "audio.max_file_bytes", "asr.beam_size",
-    "asr.progress_every", "asr.pack_records", "asr.pack_gap_s", "voice.f0_min_hz", "voice.f0_max_hz",
-    "voice.f0_spread_min", "voice.f0_spread_max", "voice.formant_min", "voice.formant_max",
+    "asr.progress_every", "asr.pack_records", "asr.batch_size", "asr.pack_gap_s", "voice.f0_min_hz",
+    "voice.f0_max_hz", "voice.f0_spread_min", "voice.f0_spread_max", "voice.formant_min", "voice.formant_max",
     "voice.frame_period_ms", "redaction.tone_hz", "identity.key_bytes", "output.max_shard_bytes",
     "output.max_shard_records",
 }
@@ -140,6 +140,8 @@ def validate(cfg: dict) -> dict:
                           "1/formant_min")
     if not 0.0 <= voice["breathiness_max"] <= 0.9:
         raise ConfigError("config key 'voice.breathiness_max' must be between 0 and 0.9")
+    if cfg["audio"]["sample_rate"] != 16000:
+        raise ConfigError("config key 'audio.sample_rate' must be 16000: Whisper hears 16 kHz audio")
     if not 0 <= cfg["asr"]["pack_seconds"] <= 30:
         raise ConfigError("config key 'asr.pack_seconds' must be between 0 (no packing) and 30 (Whisper's window)")
     if cfg["redaction"]["pad_ms"] < 0:

@@ -410,8 +410,7 @@ class VerifyRedaction(Stage):
         self.detector = PiiDetector(self.pii_cfg)
 
     def apply(self, record):
-        heard, = self.whisper.transcribe_window([record.audio], record.language or record.detected_language or None,
-                                                record.sample_rate)
+        heard, = self.whisper.transcribe_pack([record.audio], [record.language or record.detected_language or ""])
         if any(self.detector.find_in_words([w.text for w in heard.words])):
             raise Rejected("pii_readable_after_redaction")
         yield record

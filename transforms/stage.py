@@ -58,25 +58,30 @@ class Stage(beam.DoFn):
     def _run(self, record):
         yield from self.guarded([record], lambda: list(self.apply(record)))
 
-    def guarded(self, records: list, work):
-        """The outputs of `work()`, done for `records` together; if it raises, one quarantine record for each
-        of them. Timed as one call."""
+    def guarded(self, records: list, work, alone=None):
+        """The outputs of `work()`, done for `records` together. If it raises: with `alone` and several
+        records, each record is tried again by itself through `alone(record)`, so that one record's fault
+        does not cost the others; otherwise one quarantine record for each. Timed as one call."""
         started = time.perf_counter()
         try:
             results = work()
         except NOT_THE_RECORDS_FAULT:
             raise  # the bundle fails and the runner retries it; quarantining would lose good records
-        except Rejected as rejected:
-            for record in records:
-                yield self.quarantine(record.key, rejected.reason)
-            return
         except Exception as error:  # noqa: BLE001 - a broken record must never take the run down
-            log.warning("stage %s: %d record(s) quarantined after %s", self.name, len(records),
-                        type(error).__name__)
-            for record in records:
-                yield self.quarantine(record.key, f"error_{type(error).__name__}")
-            return
-        finally:
             self._timing.update(int((time.perf_counter() - started) * 1000))
+            if alone is not None and len(records) > 1:
+                for record in records:
+                    yield from self.guarded([record], lambda record=record: alone(record))
+                return
+            if isinstance(error, Rejected):
+                reason = error.reason
+            else:
+                reason = f"error_{type(error).__name__}"
+                log.warning("stage %s: %d record(s) quarantined after %s", self.name, len(records),
+                            type(error).__name__)
+            for record in records:
+                yield self.quarantine(record.key, reason)
+            return
+        self._timing.update(int((time.perf_counter() - started) * 1000))
         self._passed.inc(len(records))
         yield from results

@@ -19,7 +19,7 @@ import soundfile as sf
 
 from pipeline import config
 from pipeline.pii_set import readable, value_tokens
-from transforms.asr import load_whisper, pack_boundaries, pack_index, plan_windows, transcribe, transcribe_window
+from transforms.asr import WHISPER_RATE, load_whisper, pack_boundaries, pack_index, transcribe, transcribe_pack
 from transforms.identity import Keyring
 from transforms.pii import PiiDetector, TextOperator, mark_words, redact_words
 from transforms.records import Rejected
@@ -73,7 +73,7 @@ def _share(part: float, whole: float) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def transcribe_in_packs(model, audios: dict, asr_cfg: dict, language: str, sample_rate: int) -> dict:
+def transcribe_in_packs(model, audios: dict, asr_cfg: dict, language: str) -> dict:
     """Words per key, with the packs and windows a run would make of these keys."""
     boundaries = pack_boundaries(list(audios), asr_cfg["pack_records"])
     packs = defaultdict(list)
@@ -81,12 +81,8 @@ def transcribe_in_packs(model, audios: dict, asr_cfg: dict, language: str, sampl
         packs[pack_index(key, boundaries)].append(key)
     words = {}
     for members in packs.values():
-        durations = [len(audios[key]) / sample_rate for key in members]
-        for window in plan_windows(durations, [language] * len(members), asr_cfg["pack_seconds"],
-                                   asr_cfg["pack_gap_s"]):
-            keys = [members[i] for i in window]
-            transcripts = transcribe_window(model, [audios[key] for key in keys], asr_cfg, language, sample_rate)
-            words.update((key, t.words) for key, t in zip(keys, transcripts))
+        transcripts = transcribe_pack(model, [audios[key] for key in members], [language] * len(members), asr_cfg)
+        words.update((key, t.words) for key, t in zip(members, transcripts))
     return words
 
 
@@ -106,10 +102,10 @@ def evaluate(labels: list[dict], folder: str, cfg: dict, language: str) -> dict:
     for key, label in zip(keys, labels):
         audios[key], rate = sf.read(os.path.join(folder, label["audio"]), dtype="float32")
         rates.add(rate)
-    if len(rates) > 1:
-        raise ValueError("the set mixes sample rates; a run would resample them to one")
+    if rates != {WHISPER_RATE}:
+        raise ValueError(f"the set must be {WHISPER_RATE} Hz audio, the rate a run resamples to for Whisper")
     started = time.perf_counter()
-    heard_first = transcribe_in_packs(model, audios, cfg["asr"], language, rate)
+    heard_first = transcribe_in_packs(model, audios, cfg["asr"], language)
     asr_s = time.perf_counter() - started
     for key, label in zip(keys, labels):
         audio, words = audios[key], heard_first[key]

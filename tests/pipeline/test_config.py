@@ -32,6 +32,8 @@ def test_override_file_merges_over_defaults(tmp_path):
     ("asr:\n  pack_seconds: 45\n", "asr.pack_seconds"),
     ("voice:\n  warp_floor: 1.3\n", "voice.warp_floor"),
     ("asr:\n  pack_records: 0\n", "asr.pack_records"),
+    ("asr:\n  batch_size: 0\n", "asr.batch_size"),
+    ("audio:\n  sample_rate: 22050\n", "audio.sample_rate"),
 ])
 def test_bad_key_or_value_is_named(tmp_path, text, key):
     path = tmp_path / "c.yaml"

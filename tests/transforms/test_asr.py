@@ -5,9 +5,10 @@ import uuid
 
 import numpy as np
 import pytest
+from apache_beam.pvalue import TaggedOutput
 
-from transforms.asr import (Transcribe, acquire_whisper, join_with_gaps, pack_boundaries, pack_index, plan_windows,
-                            split_words, transcribe, transcribe_window)
+from transforms.asr import (Transcribe, Transcript, acquire_whisper, join_with_gaps, pack_boundaries, pack_index,
+                            plan_windows, split_words, transcribe, transcribe_pack)
 from transforms.records import Pack, Record, Word
 
 SR = 16000
@@ -87,7 +88,7 @@ def _words(transcript_words) -> set:
 @pytest.mark.slow
 def test_a_shared_window_gives_each_record_its_own_words(whisper, speech, cfg):
     audios = [speech(text, voice) for text, voice, _ in PACKED]
-    transcripts = transcribe_window(whisper, audios, cfg["asr"], "en", SR)
+    transcripts = transcribe_pack(whisper, audios, ["en"] * 3, dict(cfg["asr"], pack_seconds=28.0))
     for i, (transcript, audio) in enumerate(zip(transcripts, audios)):
         own = _words(transcript.words)
         assert PACKED[i][2] <= own
@@ -98,9 +99,41 @@ def test_a_shared_window_gives_each_record_its_own_words(whisper, speech, cfg):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("pack_seconds", [0.0, 28.0])
-def test_transcribe_stage_takes_a_pack_and_emits_its_records(speech, cfg, pack_seconds):
-    stage = Transcribe(dict(cfg["asr"], pack_seconds=pack_seconds))
+def test_a_batch_hears_the_same_words_at_the_same_times_as_one_by_one(whisper, speech, cfg):
+    # The second record is one where faster-whisper's batched pipeline, with the clips laid out in order,
+    # moved the start of the phone number from 0.3 s to 3.3 s (its first-word heuristic compared against the
+    # record decoded before).
+    audios = [speech("please text the code to 5 5 3 5 5 5 3 7 4 0", "flite:slt"),
+              speech("add 324 555 1586 to my contacts as the dentist", "flite:rms")]
+    audios += [speech(text, voice) for text, voice, _ in PACKED]
+    alone = [transcribe(whisper, audio, cfg["asr"], "en") for audio in audios]
+    batched = transcribe_pack(whisper, audios, ["en"] * len(audios), dict(cfg["asr"], batch_size=8))
+    for one, other, audio in zip(alone, batched, audios):
+        assert [w.text for w in other.words] == [w.text for w in one.words]
+        assert [w.start for w in other.words] == pytest.approx([w.start for w in one.words], abs=0.02)
+        # Ends agree too, except that the batched path may let the last word run later.
+        assert [w.end for w in other.words[:-1]] == pytest.approx([w.end for w in one.words[:-1]], abs=0.02)
+        assert other.words[-1].end >= one.words[-1].end - 0.02
+        assert all(0.0 <= w.start <= w.end <= len(audio) / SR for w in other.words)
+        assert other.language == "en"
+    number = next(w for w in batched[1].words if any(c.isdigit() for c in w.text))
+    assert number.start < 1.0
+
+
+@pytest.mark.slow
+def test_records_of_another_language_or_longer_than_a_window_are_not_batched(whisper, speech, cfg):
+    long_audio = np.concatenate([speech(PACKED[1][0], "en-us+f3"), np.zeros(29 * SR, np.float32)])
+    audios = [speech(PACKED[0][0], "en-us+m3"), long_audio, speech(PACKED[2][0], "en-gb+m1")]
+    transcripts = transcribe_pack(whisper, audios, ["en", "en", ""], dict(cfg["asr"], batch_size=8))
+    for transcript, (_, _, expected) in zip(transcripts, PACKED):
+        assert expected <= _words(transcript.words)
+    assert transcripts[2].language == "en"  # detected, alone
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pack_seconds,batch_size", [(0.0, 1), (0.0, 8), (28.0, 8)])
+def test_transcribe_stage_takes_a_pack_and_emits_its_records(speech, cfg, pack_seconds, batch_size):
+    stage = Transcribe(dict(cfg["asr"], pack_seconds=pack_seconds, batch_size=batch_size))
     stage.setup()
     records = []
     for i, (text, voice, _) in enumerate(PACKED):
@@ -114,10 +147,29 @@ def test_transcribe_stage_takes_a_pack_and_emits_its_records(speech, cfg, pack_s
         assert record.detected_language == "en"
 
 
+class _ModelThatChokesOnNan:
+    def transcribe_pack(self, audios, languages):
+        if any(np.isnan(audio).any() for audio in audios):
+            raise ValueError("bad samples")
+        return [Transcript([Word("fine", 0.0, 0.5)], "en") for _ in audios]
+
+
+def test_one_bad_record_does_not_cost_its_pack(cfg):
+    stage = Transcribe(cfg["asr"])
+    stage.whisper = _ModelThatChokesOnNan()
+    records = [Record(key=f"k{i}", audio_uri="", speaker="s", account=None, voice_seed=b"",
+                      audio=np.full(SR, np.nan if i == 1 else 0.0, np.float32), duration_in=1.0) for i in range(3)]
+    out = list(stage.process(Pack(0, records)))
+    shipped = [o for o in out if isinstance(o, Record)]
+    quarantined = [o.value for o in out if isinstance(o, TaggedOutput)]
+    assert [r.key for r in shipped] == ["k0", "k2"] and all(r.words for r in shipped)
+    assert [(q.ref, q.reason) for q in quarantined] == [("k1", "error_ValueError")]
+
+
 def _transcribe_through_shared_model(asr_cfg, tag, audio, barrier, results):
     whisper = acquire_whisper(asr_cfg, 1, tag)
     barrier.wait()  # both processes hold the model before either may leave and take its server with it
-    transcript, = whisper.transcribe_window([audio], "en", SR)
+    transcript, = whisper.transcribe_pack([audio], ["en"])
     results.put((os.getpid(), whisper.process_id(), " ".join(w.text for w in transcript.words)))
     barrier.wait()
 
@@ -150,7 +202,7 @@ def test_without_sharing_a_process_loads_one_model_for_all_its_stages(cfg):
 
 
 class _UnreachableModel:
-    def transcribe_window(self, audios, language, sample_rate):
+    def transcribe_pack(self, audios, languages):
         raise ConnectionResetError("the serving process is gone")
 
 
