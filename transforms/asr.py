@@ -25,6 +25,10 @@ from transforms.records import Pack, Word
 from transforms.stage import Stage, log
 
 
+WHISPER_RATE = 16000
+WHISPER_WINDOW_S = 30.0
+
+
 @dataclass
 class Transcript:
     words: list
@@ -60,19 +64,23 @@ def transcribe(model, audio: np.ndarray, asr_cfg: dict, language: str | None = N
         # worker transcribed before. Beam search alone is deterministic.
         temperature=0.0,
     )
-    words = []
-    for segment in segments:
-        for w in segment.words or []:
-            text = w.word.strip()
-            if text:
-                words.append(Word(text=text, start=float(w.start), end=float(w.end),
-                                  probability=float(w.probability)))
-    return Transcript(words=words, language=info.language or "")
+    return Transcript(words=words_of(segments), language=info.language or "")
+
+
+def words_of(segments) -> list:
+    """The timed words of faster-whisper's segments, without empty ones."""
+    return [Word(text=w.word.strip(), start=float(w.start), end=float(w.end), probability=float(w.probability))
+            for segment in segments for w in segment.words or [] if w.word.strip()]
 
 
 # The local runner hands packs to its workers round-robin; a multiple of 4 packs of near-equal size gives
 # 1, 2 or 4 workers the same share whatever the input size.
 PACKS_MULTIPLE = 4
+
+
+def even_starts(length: int, parts: int) -> list:
+    """Where each of `parts` runs of near-equal size starts in a sequence of `length` (empty runs dropped)."""
+    return sorted({length * i // parts for i in range(parts)} - {length})
 
 
 def pack_boundaries(keys: list, records_per_pack: int) -> list:
@@ -81,8 +89,7 @@ def pack_boundaries(keys: list, records_per_pack: int) -> list:
     ordered = sorted(keys)
     packs = -(-len(ordered) // records_per_pack)
     packs = -(-packs // PACKS_MULTIPLE) * PACKS_MULTIPLE
-    starts = sorted({len(ordered) * i // packs for i in range(1, packs)})
-    return [ordered[i] for i in starts if 0 < i < len(ordered)]
+    return [ordered[i] for i in even_starts(len(ordered), packs)[1:]]
 
 
 def pack_index(key: str, boundaries: list) -> int:
@@ -142,10 +149,6 @@ def split_words(words: list, spans: list, sample_rate: int) -> list:
     return per_record
 
 
-WHISPER_RATE = 16000
-WHISPER_WINDOW_S = 30.0
-
-
 def transcribe_batch(model, audios: list, asr_cfg: dict, language: str) -> list:
     """Transcripts of audios of at most 30 s, each in its own Whisper window, decoded together.
 
@@ -170,9 +173,7 @@ def transcribe_batch(model, audios: list, asr_cfg: dict, language: str) -> list:
     segments, info = batched.transcribe(
         joined, language=language, beam_size=asr_cfg["beam_size"], word_timestamps=True,
         clip_timestamps=clips, batch_size=asr_cfg["batch_size"], without_timestamps=False, temperature=0.0)
-    words = [Word(text=w.word.strip(), start=float(w.start), end=float(w.end), probability=float(w.probability))
-             for segment in segments for w in segment.words or [] if w.word.strip()]
-    return [Transcript(own, info.language or language) for own in split_words(words, spans, rate)[::-1]]
+    return [Transcript(own, info.language or language) for own in split_words(words_of(segments), spans, rate)[::-1]]
 
 
 def transcribe_pack(model, audios: list, languages: list, asr_cfg: dict) -> list:
@@ -188,24 +189,11 @@ def transcribe_pack(model, audios: list, languages: list, asr_cfg: dict) -> list
                            asr_cfg["pack_gap_s"])
     gap = int(round(asr_cfg["pack_gap_s"] * rate))
     window_audio = [join_with_gaps([audios[i] for i in window], gap) for window in windows]
-    heard: dict = {}
-    if asr_cfg["batch_size"] > 1:
-        by_language = defaultdict(list)
-        for w, (joined, _) in enumerate(window_audio):
-            if languages[windows[w][0]] and len(joined) <= WHISPER_WINDOW_S * rate:
-                by_language[languages[windows[w][0]]].append(w)
-        for language, members in by_language.items():
-            if len(members) < 2:
-                continue
-            # Near-equal batches: 6 windows go as 3 + 3, not 4 + 2.
-            count = -(-len(members) // asr_cfg["batch_size"])
-            for part in range(count):
-                batch = members[len(members) * part // count:len(members) * (part + 1) // count]
-                heard.update(zip(batch, transcribe_batch(model, [window_audio[w][0] for w in batch], asr_cfg,
-                                                         language)))
+    window_languages = [languages[window[0]] for window in windows]
+    heard = transcribe_in_batches(model, [joined for joined, _ in window_audio], window_languages, asr_cfg)
     transcripts: list = [None] * len(audios)
     for w, window in enumerate(windows):
-        language = languages[window[0]] or None
+        language = window_languages[w] or None
         shared = heard[w] if w in heard else transcribe(model, window_audio[w][0], asr_cfg, language)
         if len(window) == 1:
             transcripts[window[0]] = shared
@@ -214,6 +202,24 @@ def transcribe_pack(model, audios: list, languages: list, asr_cfg: dict) -> list
             transcripts[i] = (Transcript(words, shared.language) if words
                               else transcribe(model, audios[i], asr_cfg, language))
     return transcripts
+
+
+def transcribe_in_batches(model, windows: list, languages: list, asr_cfg: dict) -> dict:
+    """Transcripts by window index of the windows that can be batched: of one known language, at most 30 s,
+    at least two of that language. Batches hold at most asr.batch_size and are near-equal (6 go as 3 + 3)."""
+    by_language = defaultdict(list)
+    for w, (audio, language) in enumerate(zip(windows, languages)):
+        if asr_cfg["batch_size"] > 1 and language and len(audio) <= WHISPER_WINDOW_S * WHISPER_RATE:
+            by_language[language].append(w)
+    heard: dict = {}
+    for language, members in by_language.items():
+        if len(members) < 2:
+            continue
+        starts = even_starts(len(members), -(-len(members) // asr_cfg["batch_size"])) + [len(members)]
+        for begin, end in zip(starts, starts[1:]):
+            batch = members[begin:end]
+            heard.update(zip(batch, transcribe_batch(model, [windows[w] for w in batch], asr_cfg, language)))
+    return heard
 
 
 class WhisperService:

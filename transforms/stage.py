@@ -64,15 +64,19 @@ class Stage(beam.DoFn):
         does not cost the others; otherwise one quarantine record for each. Timed as one call."""
         started = time.perf_counter()
         try:
-            results = work()
+            results, error = work(), None
         except NOT_THE_RECORDS_FAULT:
             raise  # the bundle fails and the runner retries it; quarantining would lose good records
-        except Exception as error:  # noqa: BLE001 - a broken record must never take the run down
-            self._timing.update(int((time.perf_counter() - started) * 1000))
-            if alone is not None and len(records) > 1:
-                for record in records:
-                    yield from self.guarded([record], lambda record=record: alone(record))
-                return
+        except Exception as caught:  # noqa: BLE001 - a broken record must never take the run down
+            results, error = [], caught
+        self._timing.update(int((time.perf_counter() - started) * 1000))
+        if error is None:
+            self._passed.inc(len(records))
+            yield from results
+        elif alone is not None and len(records) > 1:
+            for record in records:
+                yield from self.guarded([record], lambda record=record: alone(record))
+        else:
             if isinstance(error, Rejected):
                 reason = error.reason
             else:
@@ -81,7 +85,3 @@ class Stage(beam.DoFn):
                             type(error).__name__)
             for record in records:
                 yield self.quarantine(record.key, reason)
-            return
-        self._timing.update(int((time.perf_counter() - started) * 1000))
-        self._passed.inc(len(records))
-        yield from results
