@@ -119,6 +119,7 @@ def pipeline_run(manifest: str, output: str, workers: int, config_path: str | No
     if config_path:
         command += ["--config", config_path]
     peaks: dict = {}
+    launched_epoch = time.time()
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "DEID_SECRET": secret})
@@ -138,8 +139,20 @@ def pipeline_run(manifest: str, output: str, workers: int, config_path: str | No
     stages = report.get("timing", {}).get("stage_seconds", {})
     return {"workers": workers, "audio_seconds": seconds, "wall_seconds": round(wall, 2),
             "speed": round(seconds / wall, 2), "shipped": report["shipped"], "quarantined": report["quarantined"],
+            "phases": phases(launched_epoch, wall, report.get("timing", {}).get("work_window_epoch_s"), seconds),
             "stage_seconds_per_audio_second": {k: round(v / seconds, 4) for k, v in stages.items()},
             "peak_rss_mb": {str(pid): round(mb, 1) for pid, mb in sorted(peaks.items())}}
+
+
+def phases(launched_epoch: float, wall: float, window: list | None, audio_seconds: float) -> dict | None:
+    """Start-up (launch to the first record any stage works on), work (first to last), and shutdown (the
+    rest: shards, manifest, exit) in seconds, with the audio rate of the working phase alone."""
+    if not window:
+        return None
+    first, last = window
+    work = max(last - first, 1e-9)
+    return {"start_up_s": round(first - launched_epoch, 2), "work_s": round(work, 2),
+            "shutdown_s": round(launched_epoch + wall - last, 2), "work_speed": round(audio_seconds / work, 2)}
 
 
 def run_benchmark(minutes: float, input_dir: str | None, workers: list[int], cfg: dict,
@@ -175,6 +188,10 @@ def format_results(results: dict) -> str:
         peaks = ", ".join(f"{mb:.0f}" for mb in run["peak_rss_mb"].values())
         lines.append(f"pipeline, {run['workers']} worker(s): {run['speed']:.2f} audio s / wall s "
                      f"({run['wall_seconds']:.1f} s wall, {run['shipped']} shipped); peak RSS per process MB: {peaks}")
+        if run["phases"]:
+            p = run["phases"]
+            lines.append(f"  start-up {p['start_up_s']:.1f} s, work {p['work_s']:.1f} s "
+                         f"({p['work_speed']:.2f} audio s / wall s), shutdown {p['shutdown_s']:.1f} s")
         stages = ", ".join(f"{k} {v:.4f}" for k, v in run["stage_seconds_per_audio_second"].items())
         lines.append(f"  stage seconds per audio second (summed over workers): {stages}")
     lines += [f"{name}: {value:.3f}" for name, value in results["ratios"].items()]

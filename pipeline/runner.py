@@ -17,7 +17,7 @@ from pipeline.models import PACKAGED_WHISPER
 from pipeline.report import AccountingError, dump_json, package_versions, write_output_file
 from pipeline.secrets import SecretError, is_remote_runner
 from transforms.identity import InlineSecret
-from transforms.stage import METRICS_NAMESPACE
+from transforms.stage import METRICS_NAMESPACE, WORK_CLOCK
 
 log = logging.getLogger("deid")
 RUN_OUTPUTS = ["manifest.json", "run_report.json", "quarantine.jsonl", "README.md", "erasure_log.jsonl", "shards",
@@ -76,18 +76,30 @@ def run_info(cfg: dict, secret_source: str, runner: str) -> dict:
     }
 
 
+def _distributions(result) -> list:
+    try:
+        return result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))["distributions"]
+    except (NotImplementedError, KeyError, AttributeError):
+        return []
+
+
 def stage_seconds(result) -> dict:
     """Total time spent in each stage, summed over workers, from the `<stage>_ms` Beam distributions."""
-    try:
-        distributions = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))["distributions"]
-    except (NotImplementedError, KeyError, AttributeError):
-        return {}
     totals: dict = {}
-    for item in distributions:
+    for item in _distributions(result):
         name = item.key.metric.name
         if name.endswith("_ms") and item.committed is not None:
             totals[name[:-3]] = totals.get(name[:-3], 0.0) + item.committed.sum / 1000.0
     return {k: round(v, 3) for k, v in sorted(totals.items())}
+
+
+def work_window(result) -> list | None:
+    """[first, last] wall-clock second (epoch) in which any stage worked on any worker, or None."""
+    clocks = [item.committed for item in _distributions(result)
+              if item.key.metric.name == WORK_CLOCK and item.committed is not None and item.committed.count]
+    if not clocks:
+        return None
+    return [round(min(c.min for c in clocks) / 1000.0, 3), round(max(c.max for c in clocks) / 1000.0, 3)]
 
 
 def run_job(input_path: str, output: str, cfg: dict, secret, secret_source: str, beam_args: list[str],
@@ -123,7 +135,8 @@ def run_job(input_path: str, output: str, cfg: dict, secret, secret_source: str,
     with FileSystems.open(f"{output.rstrip('/')}/run_report.json") as f:
         report = json.loads(f.read())
     report["timing"] = {"wall_seconds": round(time.perf_counter() - started, 3),
-                        "stage_seconds": stage_seconds(result)}
+                        "stage_seconds": stage_seconds(result),
+                        "work_window_epoch_s": work_window(result)}
     write_output_file(output, "run_report.json", dump_json(report))
     log.info("done in %.1f s: %d inputs, %d shipped, %d quarantined, %d opted out; %.1f s of audio shipped",
              time.perf_counter() - started, report["inputs"], report["shipped"], report["quarantined"],

@@ -19,6 +19,7 @@ from transforms.records import Pack, Quarantined, Rejected
 
 QUARANTINE = "quarantine"
 METRICS_NAMESPACE = "deid"
+WORK_CLOCK = "work_clock"
 # A service a stage calls went away (a shared model's serving process): a retry can succeed.
 NOT_THE_RECORDS_FAULT = (ConnectionError, EOFError)
 log = logging.getLogger("deid")
@@ -33,6 +34,9 @@ class Stage(beam.DoFn):
         super().__init__()
         self._timing = Metrics.distribution(METRICS_NAMESPACE, f"{self.name}_ms")
         self._passed = Metrics.counter(METRICS_NAMESPACE, f"{self.name}_ok")
+        # Wall-clock (epoch ms) at the start and end of every call: its min and max over all workers bound the
+        # run's working phase, which the benchmark sets against start-up and shutdown.
+        self._clock = Metrics.distribution(METRICS_NAMESPACE, WORK_CLOCK)
 
     def apply(self, record):
         raise NotImplementedError
@@ -63,6 +67,7 @@ class Stage(beam.DoFn):
         records, each record is tried again by itself through `alone(record)`, so that one record's fault
         does not cost the others; otherwise one quarantine record for each. Timed as one call."""
         started = time.perf_counter()
+        self._clock.update(int(time.time() * 1000))
         try:
             results, error = work(), None
         except NOT_THE_RECORDS_FAULT:
@@ -70,6 +75,7 @@ class Stage(beam.DoFn):
         except Exception as caught:  # noqa: BLE001 - a broken record must never take the run down
             results, error = [], caught
         self._timing.update(int((time.perf_counter() - started) * 1000))
+        self._clock.update(int(time.time() * 1000))
         if error is None:
             self._passed.inc(len(records))
             yield from results

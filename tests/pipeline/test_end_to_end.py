@@ -40,6 +40,8 @@ def test_run_succeeds_and_accounts_for_every_input(e2e):
     assert report["accounting_ok"] is True
     assert report["pii_entities"].get("PERSON", 0) >= 2
     assert report["hours_in"] > 0 and report["versions"]["apache-beam"]
+    first, last = report["timing"]["work_window_epoch_s"]
+    assert 0 < last - first <= report["timing"]["wall_seconds"]
     quarantine = [json.loads(x) for x in (e2e["output"] / "quarantine.jsonl").read_text().splitlines()]
     keyring = Keyring(TEST_SECRET)
     assert quarantine == [{"ref": keyring.record_key("utt-broken-0666"), "stage": "decode",

@@ -1,0 +1,20 @@
+from pipeline.bench import format_results, phases
+
+
+def test_phases_split_the_wall_time_around_the_working_window():
+    split = phases(launched_epoch=1000.0, wall=80.0, window=[1009.0, 1069.0], audio_seconds=600.0)
+    assert split == {"start_up_s": 9.0, "work_s": 60.0, "shutdown_s": 11.0, "work_speed": 10.0}
+    assert split["start_up_s"] + split["work_s"] + split["shutdown_s"] == 80.0
+
+
+def test_a_run_without_a_working_window_has_no_phases():
+    assert phases(1000.0, 80.0, None, 600.0) is None
+
+
+def test_the_printed_results_name_each_phase():
+    run = {"workers": 2, "speed": 7.5, "wall_seconds": 80.0, "shipped": 3, "peak_rss_mb": {"1": 900.0},
+           "phases": phases(1000.0, 80.0, [1009.0, 1069.0], 600.0), "stage_seconds_per_audio_second": {"asr": 0.1}}
+    results = {"machine": {"cpus": 2}, "naive": {"audio_seconds": 600.0, "speed": 6.0, "peak_rss_mb": {"loop": 600}},
+               "pipeline": [run], "ratios": {"pipeline_2w_over_naive": 1.25}}
+    text = format_results(results)
+    assert "start-up 9.0 s, work 60.0 s (10.00 audio s / wall s), shutdown 11.0 s" in text
