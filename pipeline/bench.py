@@ -63,8 +63,9 @@ def audio_files(manifest: str) -> list[str]:
 
 
 def naive_loop(manifest: str, asr_cfg: dict) -> dict:
-    """faster-whisper with the pipeline's model and settings, in a plain loop in this process."""
-    from transforms.asr import default_cpu_threads, load_whisper, transcribe
+    """faster-whisper with the pipeline's model and settings, in a plain loop in this process (Whisper's own
+    30 s windows: shorter encoder windows are the pipeline's, like its batches)."""
+    from transforms.asr import default_cpu_threads, load_whisper, plain_whisper, transcribe
 
     model = load_whisper(asr_cfg, asr_cfg["cpu_threads"] or default_cpu_threads(1))
     seconds = 0.0
@@ -72,7 +73,7 @@ def naive_loop(manifest: str, asr_cfg: dict) -> dict:
     for path in audio_files(manifest):
         audio, rate = sf.read(path, dtype="float32")
         seconds += len(audio) / rate
-        transcribe(model, audio, asr_cfg)
+        transcribe(model, audio, plain_whisper(asr_cfg))
     wall = time.perf_counter() - started
     return {"audio_seconds": round(seconds, 2), "wall_seconds": round(wall, 2), "speed": round(seconds / wall, 2),
             "peak_rss_mb": {"loop": round(_own_peak_rss_mb(), 1)}}

@@ -105,6 +105,10 @@ def _get(cfg: dict, dotted: str) -> Any:
     return node
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def validate(cfg: dict) -> dict:
     for key, allowed in CHOICES.items():
         if _get(cfg, key) not in allowed:
@@ -126,7 +130,7 @@ def validate(cfg: dict) -> dict:
     for name, ratio in splits.items():
         if not isinstance(name, str) or not name.replace("_", "").isalnum():
             raise ConfigError(f"config key 'output.splits.{name}' must be a plain name (letters, digits, _)")
-        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or ratio <= 0:
+        if not _is_number(ratio) or ratio <= 0:
             raise ConfigError(f"config key 'output.splits.{name}' must be a positive number, got {ratio!r}")
     if not splits or abs(sum(splits.values()) - 1.0) > 1e-6:
         raise ConfigError(f"config key 'output.splits' ratios must sum to 1, got {sum(splits.values())}")
@@ -144,6 +148,12 @@ def validate(cfg: dict) -> dict:
         raise ConfigError("config key 'audio.sample_rate' must be 16000: Whisper hears 16 kHz audio")
     if not 0 <= cfg["asr"]["pack_seconds"] <= 30:
         raise ConfigError("config key 'asr.pack_seconds' must be between 0 (no packing) and 30 (Whisper's window)")
+    windows = cfg["asr"]["encoder_windows"]
+    if not windows or not all(_is_number(w) and 0 < w <= 30 for w in windows):
+        raise ConfigError(f"config key 'asr.encoder_windows' must be a non-empty list of seconds in (0, 30], "
+                          f"got {windows!r}")
+    if cfg["asr"]["encoder_margin_s"] < 0:
+        raise ConfigError("config key 'asr.encoder_margin_s' must not be negative")
     if cfg["redaction"]["pad_ms"] < 0:
         raise ConfigError("config key 'redaction.pad_ms' must not be negative")
     return cfg

@@ -19,7 +19,8 @@ import soundfile as sf
 
 from pipeline import config
 from pipeline.pii_set import readable, value_tokens
-from transforms.asr import WHISPER_RATE, load_whisper, pack_boundaries, pack_index, transcribe, transcribe_pack
+from transforms.asr import (WHISPER_RATE, load_whisper, pack_boundaries, pack_index, plain_whisper, transcribe,
+                            transcribe_pack)
 from transforms.identity import Keyring
 from transforms.pii import PiiDetector, TextOperator, mark_words, redact_words
 from transforms.records import Rejected
@@ -92,6 +93,7 @@ def evaluate(labels: list[dict], folder: str, cfg: dict, language: str) -> dict:
     keyring = Keyring(EVALUATION_SECRET)
     operator = TextOperator(cfg["pii"], keyring)
     pad_s = cfg["redaction"]["pad_ms"] / 1000.0
+    listener = plain_whisper(cfg["asr"])   # the shipped audio is heard by plain Whisper, whatever the run used
     per = defaultdict(Counter)          # entity -> counts
     predicted = defaultdict(Counter)    # predicted entity -> tp / all
     kept = Counter()
@@ -122,7 +124,7 @@ def evaluate(labels: list[dict], folder: str, cfg: dict, language: str) -> dict:
             windows = redaction_windows(shipped_words, pad_s, len(audio) / rate)
             shipped_audio = apply_windows(converted, rate, windows, cfg["redaction"]["audio"],
                                           cfg["redaction"]["tone_hz"])
-            heard = " ".join(w.text for w in transcribe(model, shipped_audio, cfg["asr"], language).words)
+            heard = " ".join(w.text for w in transcribe(model, shipped_audio, listener, language).words)
         except Rejected:
             quarantined += 1
             heard = None    # quarantined: nothing ships, nothing can be heard

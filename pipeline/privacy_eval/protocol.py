@@ -126,12 +126,13 @@ def evaluate(options: Options, attacker) -> dict:
     whisper, original_text = None, None
     wer_count = len(trials) if options.wer_clips < 0 else min(options.wer_clips, len(trials))
     if wer_count:
-        from transforms.asr import load_whisper, transcribe
+        from transforms.asr import load_whisper, plain_whisper, transcribe
 
         whisper = load_whisper(options.asr_cfg, cpu_threads=options.jobs)
+        listener = plain_whisper(options.asr_cfg)
 
         def text_of(audio):
-            return " ".join(w.text for w in transcribe(whisper, audio, options.asr_cfg, language="en").words)
+            return " ".join(w.text for w in transcribe(whisper, audio, listener, language="en").words)
 
         wer_indices = _spread_over_speakers(trial_speakers)[:wer_count]
         original_text = [text_of(trial_audio[i]) for i in wer_indices]

@@ -33,6 +33,12 @@ def test_override_file_merges_over_defaults(tmp_path):
     ("voice:\n  warp_floor: 1.3\n", "voice.warp_floor"),
     ("asr:\n  pack_records: 0\n", "asr.pack_records"),
     ("asr:\n  batch_size: 0\n", "asr.batch_size"),
+    ("asr:\n  encoder_windows: []\n", "asr.encoder_windows"),
+    ("asr:\n  encoder_windows: [10.0, 40.0]\n", "asr.encoder_windows"),
+    ("asr:\n  encoder_windows: [0]\n", "asr.encoder_windows"),
+    ("asr:\n  encoder_windows: [ten]\n", "asr.encoder_windows"),
+    ("asr:\n  encoder_windows: 10.0\n", "asr.encoder_windows"),
+    ("asr:\n  encoder_margin_s: -1.0\n", "asr.encoder_margin_s"),
     ("audio:\n  sample_rate: 22050\n", "audio.sample_rate"),
 ])
 def test_bad_key_or_value_is_named(tmp_path, text, key):

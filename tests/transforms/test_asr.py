@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from apache_beam.pvalue import TaggedOutput
 
-from transforms.asr import (Transcribe, Transcript, acquire_whisper, join_with_gaps, pack_boundaries, pack_index,
+from transforms.asr import (Transcribe, Transcript, acquire_whisper, encoder_window, encoder_window_s,
+                            install_window_padding, join_with_gaps, pack_boundaries, pack_index, plain_whisper,
                             plan_windows, split_words, transcribe, transcribe_pack)
 from transforms.records import Pack, Record, Word
 
@@ -54,6 +55,66 @@ def test_words_go_back_to_their_record_with_local_times():
     assert (stray.start, stray.end) == (0.0, 0.0)
     assert (two.start, two.end) == pytest.approx((0.5, 1.0))
     assert (late.start, late.end) == pytest.approx((2.8, 3.0))
+
+
+def test_a_record_takes_the_shortest_window_that_holds_it_with_the_margin():
+    asr_cfg = {"encoder_windows": [20.0, 10.0, 15.0], "encoder_margin_s": 2.0}
+    assert encoder_window_s(3.0, asr_cfg) == 10.0
+    assert encoder_window_s(8.0, asr_cfg) == 10.0
+    assert encoder_window_s(8.5, asr_cfg) == 15.0
+    assert encoder_window_s(18.5, asr_cfg) == 30.0
+    assert encoder_window_s(45.0, asr_cfg) == 30.0
+    assert encoder_window_s(3.0, plain_whisper(asr_cfg)) == 30.0
+
+
+def test_a_window_pads_to_its_length_and_never_cuts_speech():
+    import faster_whisper.transcribe as library
+
+    install_window_padding()
+
+    features = np.ones((80, 700), np.float32)
+    assert library.pad_or_trim(features).shape == (80, 3000)
+    with encoder_window(10.0):
+        padded = library.pad_or_trim(features)
+        assert padded.shape == (80, 1000) and padded[:, :700].all() and not padded[:, 700:].any()
+        assert library.pad_or_trim(np.ones((80, 1200), np.float32)).shape == (80, 1200)
+    assert library.pad_or_trim(features).shape == (80, 3000)
+
+
+class EncoderSpy:
+    """Wraps a WhisperModel's encode to record the feature frames each call gets (both faster-whisper paths
+    call the model's encode)."""
+
+    def __init__(self, model):
+        self.model, self.frames = model, []
+        self.original = model.encode
+
+    def __enter__(self):
+        def encode(features):
+            shape = np.asarray(features).shape
+            self.frames.append((shape[0] if len(shape) == 3 else 1, shape[-1]))
+            return self.original(features)
+        self.model.encode = encode
+        return self
+
+    def __exit__(self, *exc):
+        del self.model.encode
+
+
+@pytest.mark.slow
+def test_short_windows_reach_the_encoder_and_hear_the_words(whisper, speech, cfg):
+    windowed = dict(cfg["asr"], encoder_windows=[10.0, 20.0], batch_size=4)
+    audios = [speech(text, voice) for text, voice, _ in PACKED]
+    assert all(len(a) / SR + 2.0 <= 10.0 for a in audios)
+    with EncoderSpy(whisper) as spy:
+        alone = transcribe(whisper, audios[0], windowed, "en")
+        together = transcribe_pack(whisper, audios, ["en"] * 3, windowed)
+        plain = transcribe(whisper, audios[0], plain_whisper(windowed), "en")
+    assert spy.frames == [(1, 1000), (3, 1000), (1, 3000)]
+    assert PACKED[0][2] <= _words(alone.words) and PACKED[0][2] <= _words(plain.words)
+    for transcript, audio, (_, _, expected) in zip(together, audios, PACKED):
+        assert expected <= _words(transcript.words)
+        assert all(0.0 <= w.start <= w.end <= len(audio) / SR for w in transcript.words)
 
 
 @pytest.mark.slow
