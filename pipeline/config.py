@@ -37,7 +37,7 @@ FREE_FORM = {"pii.operators", "output.splits"}
 FORMATS = {"webdataset", "parquet"}
 
 RANGES = [("voice.f0_min_hz", "voice.f0_max_hz"), ("voice.f0_spread_min", "voice.f0_spread_max"),
-          ("voice.formant_min", "voice.formant_max")]
+          ("voice.formant_min", "voice.formant_max"), ("voice.high_band_tilt_min_db", "voice.high_band_tilt_max_db")]
 
 
 def load_named(name: str) -> dict:
@@ -142,6 +142,9 @@ def validate(cfg: dict) -> dict:
     if not 1.0 <= voice["warp_floor"] <= min(voice["formant_max"], 1.0 / voice["formant_min"]):
         raise ConfigError("config key 'voice.warp_floor' must be at least 1 and at most formant_max and "
                           "1/formant_min")
+    if voice["high_band_hz"] != 0 and not 1000.0 <= voice["high_band_hz"] < cfg["audio"]["sample_rate"] / 2:
+        raise ConfigError("config key 'voice.high_band_hz' must be 0 (off) or between 1000 Hz and half the "
+                          "sample rate")
     if not 0.0 <= voice["breathiness_max"] <= 0.9:
         raise ConfigError("config key 'voice.breathiness_max' must be between 0 and 0.9")
     if cfg["audio"]["sample_rate"] != 16000:

@@ -11,7 +11,10 @@ what a speaker-verification model keys on and keeps the words:
 - formant pattern: a piecewise-linear frequency warp with a keyed slope per band
   moves each formant region by its own ratio; the overall ratio is never within
   warp_floor of 1, the one step that raised the ignorant EER at no cost in words;
-- aperiodicity: replaced by a keyed breathiness profile.
+- aperiodicity: replaced by a keyed breathiness profile;
+- high band: above high_band_hz each frame keeps its level but takes the
+  pseudo-speaker's straight tilt instead of its own shape (much of what a
+  verifier keys on lies there, little of what Whisper needs).
 The envelope keeps its fine detail and long-term tilt: cepstral smoothing and a
 replaced tilt were measured to cost words without hiding the speaker better
 (README, "Voice conversion and privacy figures").
@@ -28,6 +31,7 @@ from transforms.stage import Stage
 
 # Source-frequency band edges (Hz) of the piecewise-linear warp: roughly F1, F2, F3, F4 regions and above.
 WARP_EDGES_HZ = (0.0, 700.0, 1800.0, 2800.0, 4000.0, 8000.0)
+POWER_DB_PER_NEPER = 10.0 / np.log(10.0)
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,8 @@ class VoiceParams:
     aperiodic_cutoff_hz: float  # above this, voiced frames turn aperiodic
     normalize_vtl: bool = False  # divide out the source's own vocal-tract warp before applying the target's
     max_warp: float = 0.0       # the combined warp stays within [1/max_warp, max_warp] (0 = no cap)
+    high_band_hz: float = 0.0   # above this the envelope's shape is replaced (0 = kept)
+    high_band_tilt_db: float = 0.0  # the replacement's slope, dB (power) per octave
 
 
 def _between(u: float, low: float, high: float) -> float:
@@ -56,8 +62,11 @@ def derive_params(seed: bytes, voice_cfg: dict) -> VoiceParams:
     slopes = tuple(float(np.exp(_between(v, -jitter, jitter))) for v in u[8:8 + len(WARP_EDGES_HZ) - 1])
     breath = _between(u[4], 0.0, voice_cfg["breathiness_max"])
     cutoff = _between(u[5], 2500.0, 6000.0)
+    # Its own keyed stream, so that the other draws stay what they were before the high band was added.
+    tilt = _between(unit_floats(seed + b"highband", 1)[0], voice_cfg["high_band_tilt_max_db"],
+                    voice_cfg["high_band_tilt_min_db"])
     return VoiceParams(f0, spread, formant, slopes, breath, cutoff, voice_cfg["normalize_vtl"],
-                       voice_cfg["max_warp"])
+                       voice_cfg["max_warp"], voice_cfg["high_band_hz"], tilt)
 
 
 def draw_warp(u: float, low: float, high: float, floor: float) -> float:
@@ -110,6 +119,19 @@ def warp_envelope(sp: np.ndarray, ratio: float) -> np.ndarray:
     return resample_bins(sp, source_bins)
 
 
+def replace_high_band(log_sp: np.ndarray, freqs: np.ndarray, cutoff_hz: float, tilt_db: float) -> np.ndarray:
+    """Above `cutoff_hz` (a 150 Hz logistic crossfade) each frame's log envelope becomes its own mean over the
+    band, so loudness and fricatives stay, plus a straight tilt of `tilt_db` (power) per octave."""
+    above = freqs > cutoff_hz
+    if not above.any():
+        return log_sp
+    weight = 1.0 / (1.0 + np.exp(-(freqs - cutoff_hz) / 150.0))
+    tilt = tilt_db / POWER_DB_PER_NEPER * np.log2(np.maximum(freqs, 1.0) / cutoff_hz)
+    tilt -= tilt[above].mean()
+    flat = log_sp[:, above].mean(axis=1, keepdims=True) + tilt[None, :]
+    return (1.0 - weight) * log_sp + weight * flat
+
+
 def lifter(log_sp: np.ndarray, keep: int) -> np.ndarray:
     """Cepstral smoothing: only the first `keep` quefrencies of each frame's log envelope."""
     cep = np.fft.irfft(log_sp, axis=1)
@@ -138,6 +160,8 @@ def convert(audio: np.ndarray, sample_rate: int, params: VoiceParams, frame_peri
     if params.max_warp:
         ratio = float(np.clip(ratio, 1.0 / params.max_warp, params.max_warp))
     log_sp = resample_bins(log_sp, warp_source_bins(bins, sample_rate, ratio, params.band_slopes))
+    if params.high_band_hz:
+        log_sp = replace_high_band(log_sp, freqs, params.high_band_hz, params.high_band_tilt_db)
     y = pw.synthesize(map_f0(f0, params), np.ascontiguousarray(np.exp(log_sp)), np.ascontiguousarray(ap),
                       sample_rate, frame_period_ms)
     y = y[: len(x)] if len(y) >= len(x) else np.pad(y, (0, len(x) - len(y)))

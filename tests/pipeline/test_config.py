@@ -39,6 +39,9 @@ def test_override_file_merges_over_defaults(tmp_path):
     ("asr:\n  encoder_windows: [ten]\n", "asr.encoder_windows"),
     ("asr:\n  encoder_windows: 10.0\n", "asr.encoder_windows"),
     ("asr:\n  encoder_margin_s: -1.0\n", "asr.encoder_margin_s"),
+    ("voice:\n  high_band_hz: 500.0\n", "voice.high_band_hz"),
+    ("voice:\n  high_band_hz: 9000.0\n", "voice.high_band_hz"),
+    ("voice:\n  high_band_tilt_min_db: 1.0\n", "voice.high_band_tilt_min_db"),
     ("audio:\n  sample_rate: 22050\n", "audio.sample_rate"),
 ])
 def test_bad_key_or_value_is_named(tmp_path, text, key):

@@ -8,8 +8,8 @@ from apache_beam.testing.util import assert_that
 
 from transforms.identity import Keyring
 from transforms.records import Record
-from transforms.voice import (ConvertVoice, anonymize, convert, derive_params, draw_warp, f0_contour, median_f0,
-                              warp_source_bins)
+from transforms.voice import (POWER_DB_PER_NEPER, ConvertVoice, anonymize, convert, derive_params, draw_warp,
+                              f0_contour, median_f0, replace_high_band, warp_source_bins)
 
 SR = 16000
 TEXT = "Turn the living room lights off and play some quiet music."
@@ -30,6 +30,8 @@ def test_params_are_keyed_deterministic_and_inside_the_configured_ranges(cfg):
         assert voice["formant_min"] <= p.formant_ratio <= voice["formant_max"]
         assert not 1 / voice["warp_floor"] < p.formant_ratio < voice["warp_floor"]
         assert voice["f0_spread_min"] <= p.f0_spread <= voice["f0_spread_max"]
+        assert voice["high_band_tilt_min_db"] <= p.high_band_tilt_db <= voice["high_band_tilt_max_db"]
+        assert p.high_band_hz == voice["high_band_hz"]
     # Wide ranges are the point: the pseudo-voices must not cluster.
     medians = [p.f0_median_hz for p in drawn]
     assert max(medians) / min(medians) > 1.8
@@ -51,6 +53,23 @@ def test_frequency_warp_is_monotonic_and_the_identity_at_ratio_one():
     warped = warp_source_bins(bins, SR, 1.1, (1.2, 0.9, 1.1, 0.85, 1.0))
     assert np.all(np.diff(warped) >= 0)
     assert warped[100] < 100  # formants move up: an output bin reads from a lower source bin
+
+
+def test_the_high_band_keeps_each_frames_level_but_not_its_shape():
+    freqs = np.linspace(0.0, SR / 2, 513)
+    rng = np.random.default_rng(5)
+    own_shapes = rng.normal(0.0, 2.0, (2, 513))          # two voices' envelopes
+    levels = np.array([[0.0], [3.0]])                    # a quiet frame and a loud one
+    replaced = [replace_high_band(shape[None, :] + levels, freqs, 4000.0, -4.0) for shape in own_shapes]
+    above, below = freqs > 4600.0, freqs < 2500.0
+    # Above the cutoff both voices come out with one shape, their own frame levels kept apart ...
+    assert np.allclose(replaced[0][:, above] - replaced[0][:, above].mean(axis=1, keepdims=True),
+                       replaced[1][:, above] - replaced[1][:, above].mean(axis=1, keepdims=True), atol=0.05)
+    assert replaced[0][1, above].mean() - replaced[0][0, above].mean() == pytest.approx(3.0, abs=0.05)
+    # ... falling by the tilt per octave; below it nothing changes.
+    slope = replaced[0][0, np.argmin(abs(freqs - 8000.0))] - replaced[0][0, np.argmin(abs(freqs - 5000.0))]
+    assert slope * POWER_DB_PER_NEPER == pytest.approx(-4.0 * np.log2(8000.0 / 5000.0), abs=0.1)
+    assert np.allclose(replaced[0][:, below], own_shapes[0][None, below] + levels, atol=1e-3)
 
 
 def test_combined_warp_is_capped(cfg, speech):
