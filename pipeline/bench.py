@@ -68,12 +68,13 @@ def naive_loop(manifest: str, asr_cfg: dict) -> dict:
     from transforms.asr import default_cpu_threads, load_whisper, plain_whisper, transcribe
 
     model = load_whisper(asr_cfg, asr_cfg["cpu_threads"] or default_cpu_threads(1))
+    plain = plain_whisper(asr_cfg)
     seconds = 0.0
     started = time.perf_counter()
     for path in audio_files(manifest):
         audio, rate = sf.read(path, dtype="float32")
         seconds += len(audio) / rate
-        transcribe(model, audio, plain_whisper(asr_cfg))
+        transcribe(model, audio, plain)
     wall = time.perf_counter() - started
     return {"audio_seconds": round(seconds, 2), "wall_seconds": round(wall, 2), "speed": round(seconds / wall, 2),
             "peak_rss_mb": {"loop": round(_own_peak_rss_mb(), 1)}}

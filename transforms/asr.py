@@ -61,11 +61,12 @@ _ENCODER_WINDOW = threading.local()
 
 @contextmanager
 def encoder_window(seconds: float):
+    previous = getattr(_ENCODER_WINDOW, "frames", None)
     _ENCODER_WINDOW.frames = int(round(seconds * FEATURE_FRAMES_PER_S))
     try:
         yield
     finally:
-        _ENCODER_WINDOW.frames = None
+        _ENCODER_WINDOW.frames = previous
 
 
 def install_window_padding() -> None:

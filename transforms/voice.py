@@ -15,9 +15,10 @@ what a speaker-verification model keys on and keeps the words:
 - high band: above high_band_hz each frame keeps its level but takes the
   pseudo-speaker's straight tilt instead of its own shape (much of what a
   verifier keys on lies there, little of what Whisper needs).
-The envelope keeps its fine detail and long-term tilt: cepstral smoothing and a
-replaced tilt were measured to cost words without hiding the speaker better
-(README, "Voice conversion and privacy figures").
+Below high_band_hz the envelope keeps its fine detail and long-term tilt:
+cepstral smoothing and a tilt replaced over the whole band were measured to cost
+words without hiding the speaker better (README, "Voice conversion and privacy
+figures").
 """
 from __future__ import annotations
 

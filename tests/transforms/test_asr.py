@@ -71,7 +71,6 @@ def test_a_window_pads_to_its_length_and_never_cuts_speech():
     import faster_whisper.transcribe as library
 
     install_window_padding()
-
     features = np.ones((80, 700), np.float32)
     assert library.pad_or_trim(features).shape == (80, 3000)
     with encoder_window(10.0):
