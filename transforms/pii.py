@@ -131,6 +131,14 @@ class DigitRunRecognizer(EntityRecognizer):
 
     def analyze(self, text, entities, nlp_artifacts=None):
         results = []
+        # A spelled code that Whisper wrote in dash-joined pieces ("IBA-NGB-799-KLXF-9078-4,547") is one
+        # value, however short each piece.
+        for m in re.finditer(r"(?<![\w@.-])[A-Za-z0-9]+(?:[-,][A-Za-z0-9]+)+(?![\w@-])", text):
+            code = re.sub(r"[-,]", "", m.group(0))
+            if sum(ch.isdigit() for ch in code) >= 5 and not code.isdigit():
+                iban = re.search(r"[A-Z]{2}\d{2}", code) and len(code) >= 12
+                results.append(RecognizerResult("IBAN_CODE", m.start(), m.end(), 0.9) if iban
+                               else RecognizerResult("DIGIT_SEQUENCE", m.start(), m.end(), 0.65))
         for m in re.finditer(r"(?<![\w@.])[A-Z0-9]*\d[A-Z0-9]*(?![\w@])", text):
             code = m.group(0)
             digits = re.sub(r"\D", "", code)
@@ -158,8 +166,9 @@ BIRTH_CUE = re.compile(r"\b(?:born|birth|birthday|dob|d o b|b-day)\b", re.IGNORE
 _MONTH = r"(?:january|february|march|april|may|june|july|august|september|october|november|december|" \
          r"jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)"
 _DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+# "on" in "the 12th on April" is how ASR often hears "of".
 DATE_PATTERN = re.compile(
-    rf"\b(?:(?:the\s+)?{_DAY}\s+(?:of\s+)?{_MONTH}|{_MONTH}\s+(?:the\s+)?{_DAY})(?:,?\s+\d{{4}})?\b"
+    rf"\b(?:(?:the\s+)?{_DAY}\s+(?:of\s+|on\s+)?{_MONTH}|{_MONTH}\s+(?:the\s+)?{_DAY})(?:,?\s+\d{{4}})?\b"
     rf"|\b{_MONTH}\s+\d{{4}}\b|\b\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2,4}}\b|\b(?:19|20)\d{{2}}\b",
     re.IGNORECASE)
 
@@ -195,6 +204,28 @@ STREET_TYPES = r"(?:streets?|st|treat|avenues?|ave|road|rd|rode|boulevard|blvd|l
                r"place|pl|terrace|circle|parkway|highway|hwy|square|trail|crescent|alley)"
 
 
+class HouseNumberRecognizer(EntityRecognizer):
+    """A house number said after a place cue and followed by a capitalised name ("to 3372 Magnolia
+    Moolevards"): the street type is the word ASR mishears most, and without it the street pattern misses."""
+
+    PATTERN = re.compile(r"\b(?:to|at|on|from|in|near|live|lives|lived|address is|is)\s+"
+                         r"(\d{1,6}[a-z]{0,2},?(?:\s+[A-Z][a-z]+){1,3})\b")
+
+    def __init__(self, language: str):
+        super().__init__(supported_entities=["STREET_ADDRESS"], supported_language=language,
+                         name="HouseNumberRecognizer")
+
+    def load(self) -> None:
+        return None
+
+    def analyze(self, text, entities, nlp_artifacts=None):
+        results = []
+        for m in self.PATTERN.finditer(text):
+            if m.group(1).split()[1].lower() not in CALENDAR_WORDS:   # "on 5 March" is a date
+                results.append(RecognizerResult("STREET_ADDRESS", m.start(1), m.end(1), 0.6))
+        return results
+
+
 def _custom_recognizers(language: str) -> list:
     email = PatternRecognizer(
         supported_entity="EMAIL_ADDRESS", supported_language=language, name="WrittenEmailRecognizer",
@@ -212,7 +243,7 @@ def _custom_recognizers(language: str) -> list:
         supported_entity="IBAN_CODE", supported_language=language, name="SpokenIbanRecognizer",
         patterns=[Pattern("country, check digits, account", r"\b[A-Z]{2}\d{2}[A-Z0-9]{8,30}\b", 0.85)])
     return [email, street, iban, DigitRunRecognizer(language), DateOfBirthRecognizer(language),
-            NameAfterCueRecognizer(language)]
+            NameAfterCueRecognizer(language), HouseNumberRecognizer(language)]
 
 
 class PiiDetector:

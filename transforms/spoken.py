@@ -152,9 +152,10 @@ def _email_spans(words: list[str]) -> list[tuple[int, int]]:
                     start -= 1
                 spans.append((start, i))
             continue
-        end = None
-        if i + 1 < len(lowers) and _DOMAIN.match(lowers[i + 1]):
-            end = i + 1
+        # ASR splits a domain it does not know into words ("at o'claw.com", "at a cloud.com"): up to two
+        # short words before the domain word belong to it.
+        end = next((j for j in range(i + 1, min(i + 4, len(lowers))) if _DOMAIN.match(lowers[j])
+                    and all(re.fullmatch(r"[a-z0-9'-]{1,8}", low) for low in lowers[i + 1:j])), None)
         j = i + 1
         while end is None and j + 2 < len(lowers) and re.fullmatch(r"[a-z0-9-]+", lowers[j]) \
                 and lowers[j + 1] in ("dot", "period"):

@@ -26,7 +26,8 @@ def test_spoken_pii_is_found(pii_detector, text, value, entity):
 
 def test_ordinary_requests_keep_every_word(pii_detector):
     for text in ["set a timer for 25 minutes", "turn off the lights in the living room",
-                 "add milk, eggs and bread to my shopping list", "remind me on March 3rd to water the plants"]:
+                 "add milk, eggs and bread to my shopping list", "remind me on March 3rd to water the plants",
+                 "remind me on 5 March to water the plants", "wake me at 7 tomorrow"]:
         assert pii_detector.find_in_words(text.split()) == [None] * len(text.split())
 
 
@@ -126,6 +127,10 @@ def test_verification_quarantines_audio_where_pii_is_still_heard(cfg, speech):
 @pytest.mark.parametrize("text, value, entity", [
     ("deliver the package to 6 -5 -8 -9 sunset treat", "treat", "STREET_ADDRESS"),
     ("share this playlist with Steven .taka for aboutlook .com", "Steven", "EMAIL_ADDRESS"),
+    ("my email address is Dana Whitfield -12 at o 'claw .com.", "Whitfield", "EMAIL_ADDRESS"),
+    ("wire the deposit to the IBA -NGB -512 -KLXF -3310 -7 ,204", "-3310", "IBAN_CODE"),
+    ("wire the deposit to IBANGB29NWBK -6016 -1331 -9268", "IBANGB29NWBK", "IBAN_CODE"),
+    ("my date on birth is the 3rd on June 1990", "June", "DATE_OF_BIRTH"),
 ])
 def test_misheard_pii_is_still_found(pii_detector, text, value, entity):
     assert entities(pii_detector, text)[value] == entity
@@ -140,6 +145,8 @@ def test_a_capitalised_name_without_cue_is_redacted(pii_detector):
     ("get directions home to 1780 Lake Viewway.", "Viewway."),
     ("deliver the package to 6 ,499 will away.", "will"),
     ("deliver the package to 7443 .L .M Avenue.", "Avenue."),
+    ("book a cab to 2 ,817 Juniper Bolevards at noon", "2"),
+    ("I live at 58 Harrow Gardins, flat two", "58"),
 ])
 def test_addresses_with_glued_or_misheard_street_types(pii_detector, text, value):
     assert entities(pii_detector, text)[value] == "STREET_ADDRESS"

@@ -38,6 +38,8 @@ def test_spoken_and_glued_emails_become_written_addresses():
     assert normalize_text("receipt to Amanda .Patterson at Yahoo .com, please.") == \
         "receipt to amanda.patterson@yahoo.com please"
     assert normalize_text("meet me at the station") == "meet me at the station"
+    # a domain ASR did not know, split into words
+    assert normalize_text("my email is Dana Whitfield at o 'claw .com.") == "my email is danawhitfield@oclaw.com"
 
 
 def test_spans_map_back_to_words_including_empty_ones():
