@@ -35,14 +35,20 @@ SENTENCES = [
 ]
 
 
+def utterance_plan(index: int) -> tuple[str, str]:
+    """The voice and text of the benchmark's utterance `index`. The sentence pair moves on by one each time
+    the voices come round, so no (voice, text) repeats within len(voices) * len(SENTENCES) utterances."""
+    voices = ESPEAK_VOICES + [f"flite:{v}" for v in FLITE_VOICES]
+    first = index + index // len(voices)
+    return voices[index % len(voices)], " ".join(SENTENCES[(first + j) % len(SENTENCES)] for j in range(2))
+
+
 def make_speech(folder: str, minutes: float, sample_rate: int = 16000) -> tuple[str, float]:
     """Writes varied TTS utterances totalling at least `minutes`; returns (manifest path, audio seconds)."""
     os.makedirs(folder, exist_ok=True)
-    voices = ESPEAK_VOICES + [f"flite:{v}" for v in FLITE_VOICES]
     total, lines, i = 0.0, [], 0
     while total < minutes * 60.0:
-        voice = voices[i % len(voices)]
-        text = " ".join(SENTENCES[(i + j) % len(SENTENCES)] for j in range(2))
+        voice, text = utterance_plan(i)
         audio = synthesize(text, voice, sample_rate)
         audio = np.concatenate([np.zeros(sample_rate // 4, np.float32), audio, np.zeros(sample_rate // 4, np.float32)])
         name = f"utt{i:05d}.wav"

@@ -1,4 +1,5 @@
-from pipeline.bench import format_results, phases
+from pipeline.bench import SENTENCES, format_results, phases, utterance_plan
+from pipeline.tts import ESPEAK_VOICES, FLITE_VOICES
 
 
 def test_phases_split_the_wall_time_around_the_working_window():
@@ -18,3 +19,10 @@ def test_the_printed_results_name_each_phase():
                "pipeline": [run], "ratios": {"pipeline_2w_over_naive": 1.25}}
     text = format_results(results)
     assert "start-up 9.0 s, work 60.0 s (10.00 audio s / wall s), shutdown 11.0 s" in text
+
+
+def test_benchmark_utterances_do_not_repeat_a_voice_with_the_same_text():
+    voices = len(ESPEAK_VOICES) + len(FLITE_VOICES)
+    plans = [utterance_plan(i) for i in range(voices * len(SENTENCES))]
+    assert len(set(plans)) == len(plans)
+    assert len({voice for voice, _ in plans}) == voices and len({text for _, text in plans}) == len(SENTENCES)
