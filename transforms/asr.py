@@ -1,13 +1,13 @@
 """ASR: faster-whisper on the original audio, with word timestamps.
 
-Whisper's encoder always works on a 30 s window, so a 5 s request costs nearly
-as much as 30 s of speech, and one short request cannot keep two threads busy.
-The records of one Pack are therefore decoded as a batch, each in its own
-window (asr.batch_size). Optionally (asr.pack_seconds) they are also joined,
-with a stretch of silence between them, into shared windows, and each window's
-words are handed back to the record they fall in; that is faster still but
-measured to leave more PII readable. Optionally (asr.encoder_windows) a short
-record is encoded in a window shorter than 30 s, chosen by its own length.
+faster-whisper pads every window to 30 s, so a 5 s request costs nearly as
+much as 30 s of speech, and one short request cannot keep two threads busy.
+A short record is therefore encoded in a shorter window chosen by its own
+length (asr.encoder_windows), and the records of one Pack are decoded as a
+batch, each in its own window (asr.batch_size). Optionally (asr.pack_seconds)
+they are also joined, with a stretch of silence between them, into shared
+windows, and each window's words are handed back to the record they fall in;
+that is faster still but measured to leave more PII readable.
 """
 from __future__ import annotations
 
