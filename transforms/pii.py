@@ -132,7 +132,7 @@ class DigitRunRecognizer(EntityRecognizer):
     def analyze(self, text, entities, nlp_artifacts=None):
         results = []
         # A spelled code that Whisper wrote in dash-joined pieces ("IBA-NGB-799-KLXF-9078-4,547") is one
-        # value, however short each piece.
+        # value, however short each piece. (Digits alone are glued into one run by the normaliser.)
         for m in re.finditer(r"(?<![\w@.-])[A-Za-z0-9]+(?:[-,][A-Za-z0-9]+)+(?![\w@-])", text):
             code = re.sub(r"[-,]", "", m.group(0))
             if sum(ch.isdigit() for ch in code) >= 5 and not code.isdigit():
@@ -168,7 +168,7 @@ _MONTH = r"(?:january|february|march|april|may|june|july|august|september|octobe
 _DAY = r"\d{1,2}(?:st|nd|rd|th)?"
 # "on" in "the 12th on April" is how ASR often hears "of".
 DATE_PATTERN = re.compile(
-    rf"\b(?:(?:the\s+)?{_DAY}\s+(?:of\s+|on\s+)?{_MONTH}|{_MONTH}\s+(?:the\s+)?{_DAY})(?:,?\s+\d{{4}})?\b"
+    rf"\b(?:(?:the\s+)?{_DAY}\s+(?:(?:of|on)\s+)?{_MONTH}|{_MONTH}\s+(?:the\s+)?{_DAY})(?:,?\s+\d{{4}})?\b"
     rf"|\b{_MONTH}\s+\d{{4}}\b|\b\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2,4}}\b|\b(?:19|20)\d{{2}}\b",
     re.IGNORECASE)
 
@@ -208,7 +208,7 @@ class HouseNumberRecognizer(EntityRecognizer):
     """A house number said after a place cue and followed by a capitalised name ("to 3372 Magnolia
     Moolevards"): the street type is the word ASR mishears most, and without it the street pattern misses."""
 
-    PATTERN = re.compile(r"\b(?:to|at|on|from|in|near|live|lives|lived|address is|is)\s+"
+    PATTERN = re.compile(r"\b(?:to|at|on|from|in|near|live|lives|lived|is)\s+"
                          r"(\d{1,6}[a-z]{0,2},?(?:\s+[A-Z][a-z]+){1,3})\b")
 
     def __init__(self, language: str):
