@@ -49,7 +49,20 @@ CALENDAR_WORDS = {"january", "february", "march", "april", "may", "june", "july"
                   "sunday", "i"}
 
 
-class NameAfterCueRecognizer(EntityRecognizer):
+class RuleRecognizer(EntityRecognizer):
+    """A recognizer made of rules alone: it finds ENTITIES, is named after its class and loads nothing."""
+
+    ENTITIES: list[str] = []
+
+    def __init__(self, language: str):
+        super().__init__(supported_entities=list(self.ENTITIES), supported_language=language,
+                         name=type(self).__name__)
+
+    def load(self) -> None:
+        return None
+
+
+class NameAfterCueRecognizer(RuleRecognizer):
     """Up to three name-like words right after a cue such as "my name is" or "call", in any casing.
 
     A word counts when spaCy tags it a proper noun, or it is capitalised mid-sentence, or it
@@ -59,11 +72,7 @@ class NameAfterCueRecognizer(EntityRecognizer):
     STRONG = re.compile(r"\b(?:my name is|my name's|name is|under the name|named|call me|i'm|i am)\s+$",
                         re.IGNORECASE)
 
-    def __init__(self, language: str):
-        super().__init__(supported_entities=["PERSON"], supported_language=language, name="NameAfterCueRecognizer")
-
-    def load(self) -> None:
-        return None
+    ENTITIES = ["PERSON"]
 
     def analyze(self, text, entities, nlp_artifacts=None):
         if nlp_artifacts is None or not nlp_artifacts.tokens:
@@ -114,20 +123,14 @@ DIGIT_CONTEXT = [
 ]
 
 
-class DigitRunRecognizer(EntityRecognizer):
+class DigitRunRecognizer(RuleRecognizer):
     """Runs of digits in the normalised transcript, typed by Luhn, length and the words said before them.
 
     Five or more digits are always redacted (DIGIT_SEQUENCE when nothing tells their type); three or
     four digits only after a PII cue ("card ending in 0106").
     """
 
-    def __init__(self, language: str):
-        super().__init__(supported_entities=["CREDIT_CARD", "US_SSN", "US_BANK_NUMBER", "PHONE_NUMBER",
-                                             "DIGIT_SEQUENCE"],
-                         supported_language=language, name="DigitRunRecognizer")
-
-    def load(self) -> None:
-        return None
+    ENTITIES = ["CREDIT_CARD", "US_SSN", "US_BANK_NUMBER", "PHONE_NUMBER", "DIGIT_SEQUENCE"]
 
     def analyze(self, text, entities, nlp_artifacts=None):
         results = []
@@ -176,15 +179,10 @@ DATE_PATTERN = re.compile(
 PAST_FULL_DATE = re.compile(r"\d.*\b(?:19\d\d|200\d|201[0-5])$|^[a-z]+\s+(?:19\d\d|200\d)$", re.IGNORECASE)
 
 
-class DateOfBirthRecognizer(EntityRecognizer):
+class DateOfBirthRecognizer(RuleRecognizer):
     """A date (or a lone birth year) said after a birth cue in the same utterance."""
 
-    def __init__(self, language: str):
-        super().__init__(supported_entities=["DATE_OF_BIRTH"], supported_language=language,
-                         name="DateOfBirthRecognizer")
-
-    def load(self) -> None:
-        return None
+    ENTITIES = ["DATE_OF_BIRTH"]
 
     def analyze(self, text, entities, nlp_artifacts=None):
         results = []
@@ -204,19 +202,14 @@ STREET_TYPES = r"(?:streets?|st|treat|avenues?|ave|road|rd|rode|boulevard|blvd|l
                r"place|pl|terrace|circle|parkway|highway|hwy|square|trail|crescent|alley)"
 
 
-class HouseNumberRecognizer(EntityRecognizer):
+class HouseNumberRecognizer(RuleRecognizer):
     """A house number said after a place cue and followed by a capitalised name ("to 3372 Magnolia
     Moolevards"): the street type is the word ASR mishears most, and without it the street pattern misses."""
 
     PATTERN = re.compile(r"\b(?:to|at|on|from|in|near|live|lives|lived|is)\s+"
                          r"(\d{1,6}[a-z]{0,2},?(?:\s+[A-Z][a-z]+){1,3})\b")
 
-    def __init__(self, language: str):
-        super().__init__(supported_entities=["STREET_ADDRESS"], supported_language=language,
-                         name="HouseNumberRecognizer")
-
-    def load(self) -> None:
-        return None
+    ENTITIES = ["STREET_ADDRESS"]
 
     def analyze(self, text, entities, nlp_artifacts=None):
         results = []
