@@ -5,9 +5,10 @@ speaker id, or the utterance id in utterance mode). The conversion takes away
 what a speaker-verification model keys on and keeps the words:
 - pitch: the source's log-f0 contour is normalised to the pseudo-speaker's
   median and spread, so the output pitch does not depend on the source's;
-- vocal-tract length: the source's own warp factor, estimated from its average
-  envelope, is divided out before the pseudo-speaker's is applied; the combined
-  warp is capped (max_warp), since extreme warps cost far more words than they hide;
+- vocal-tract length (optional, normalize_vtl): the source's own warp factor,
+  estimated from its median formants, is divided out before the pseudo-speaker's
+  is applied; the combined warp is capped (max_warp), since extreme warps cost
+  far more words than they hide;
 - formant pattern: a piecewise-linear frequency warp with a keyed slope per band
   moves each formant region by its own ratio; the overall ratio is never within
   warp_floor of 1, the one step that raised the ignorant EER at no cost in words;
@@ -157,7 +158,7 @@ def convert(audio: np.ndarray, sample_rate: int, params: VoiceParams, frame_peri
     log_sp = np.log(np.maximum(sp, 1e-16))
     ratio = params.formant_ratio
     if params.normalize_vtl and voiced.sum() > 10:
-        ratio = ratio / estimate_warp(log_sp[voiced], sample_rate)
+        ratio = ratio / estimate_warp(sp[voiced], sample_rate)
     if params.max_warp:
         ratio = float(np.clip(ratio, 1.0 / params.max_warp, params.max_warp))
     log_sp = resample_bins(log_sp, warp_source_bins(bins, sample_rate, ratio, params.band_slopes))
@@ -172,16 +173,33 @@ def convert(audio: np.ndarray, sample_rate: int, params: VoiceParams, frame_peri
     return y.astype(np.float32)
 
 
-def estimate_warp(log_sp_voiced: np.ndarray, sample_rate: int) -> float:
-    """The source's vocal-tract warp factor relative to an average adult: the ratio by which its mean
-    envelope's first moments (200-4000 Hz) sit above those of a 17.5 cm uniform tube (F = 500, 1500, ...)."""
-    bins = log_sp_voiced.shape[1]
-    freqs = np.arange(bins) * sample_rate / 2 / (bins - 1)
-    band = (freqs >= 200) & (freqs <= 4000)
-    mean = lifter(log_sp_voiced.mean(axis=0, keepdims=True), 30)[0]
-    weights = np.exp(mean[band] - mean[band].max())
-    centroid = float(np.sum(weights * freqs[band]) / np.sum(weights))
-    return float(np.clip(centroid / 1100.0, 0.7, 1.4))
+def estimate_warp(sp_voiced: np.ndarray, sample_rate: int, order: int = 14, step: int = 4) -> float:
+    """The source's vocal-tract warp factor relative to a 17.5 cm uniform tube (F1-F3 = 500, 1500, 2500 Hz):
+    the geometric mean of its median F1..F3 over those references. Formants are the roots of an LPC fit to
+    every `step`-th voiced frame's WORLD envelope (its power spectrum gives the autocorrelation directly)."""
+    frames = sp_voiced[::step]
+    r = np.fft.irfft(frames, axis=1)[:, :order + 1]
+    a = np.zeros((len(frames), order + 1))
+    a[:, 0] = 1.0
+    err = r[:, 0].copy()
+    for i in range(1, order + 1):  # Levinson-Durbin, all frames at once
+        k = -(r[:, i] + np.sum(a[:, 1:i] * r[:, i - 1:0:-1], axis=1)) / err
+        a[:, 1:i] = a[:, 1:i] + k[:, None] * a[:, i - 1:0:-1]
+        a[:, i] = k
+        err = err * (1.0 - k ** 2)
+    companion = np.zeros((len(frames), order, order))
+    companion[:, 0, :] = -a[:, 1:]
+    companion[:, np.arange(1, order), np.arange(order - 1)] = 1.0
+    roots = np.linalg.eigvals(companion)
+    freq = np.angle(roots) * sample_rate / (2 * np.pi)
+    bandwidth = -np.log(np.abs(roots) + 1e-12) * sample_rate / np.pi
+    candidates = np.where((freq > 200) & (freq < 4500) & (bandwidth < 500), freq, np.inf)
+    lowest = np.sort(candidates, axis=1)[:, :3]
+    lowest = lowest[np.isfinite(lowest).all(axis=1)]
+    if len(lowest) < 5:
+        return 1.0
+    ratios = np.median(lowest, axis=0) / np.array([500.0, 1500.0, 2500.0])
+    return float(np.clip(np.exp(np.mean(np.log(ratios))), 0.8, 1.25))
 
 
 def f0_contour(audio: np.ndarray, sample_rate: int, frame_period_ms: float = 5.0) -> np.ndarray:

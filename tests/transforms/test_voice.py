@@ -9,7 +9,7 @@ from apache_beam.testing.util import assert_that
 from transforms.identity import Keyring
 from transforms.records import Record
 from transforms.voice import (POWER_DB_PER_NEPER, ConvertVoice, anonymize, convert, derive_params, draw_warp,
-                              f0_contour, median_f0, replace_high_band, warp_source_bins)
+                              estimate_warp, f0_contour, median_f0, replace_high_band, warp_source_bins)
 
 SR = 16000
 TEXT = "Turn the living room lights off and play some quiet music."
@@ -70,6 +70,38 @@ def test_the_high_band_keeps_each_frames_level_but_not_its_shape():
     slope = replaced[0][0, np.argmin(abs(freqs - 8000.0))] - replaced[0][0, np.argmin(abs(freqs - 5000.0))]
     assert slope * POWER_DB_PER_NEPER == pytest.approx(-4.0 * np.log2(8000.0 / 5000.0), abs=0.1)
     assert np.allclose(replaced[0][:, below], own_shapes[0][None, below] + levels, atol=1e-3)
+
+
+# Peterson & Barney's average male F1-F3 for six vowels (Hz).
+VOWEL_FORMANTS = [(730, 1090, 2440), (270, 2290, 3010), (530, 1840, 2480), (300, 870, 2240),
+                  (660, 1720, 2410), (570, 840, 2410)]
+
+
+def vowel_power_envelope(formants, bins: int = 513, bandwidth_hz: float = 90.0) -> np.ndarray:
+    """An all-pole power spectrum with resonances at `formants` and a glottal roll-off."""
+    freqs = np.arange(bins) * SR / 2 / (bins - 1)
+    z = np.exp(1j * np.pi * freqs / (SR / 2))
+    power = 1.0 / (1.0 + (freqs / 300.0) ** 2)
+    for f in formants:
+        pole = np.exp(-np.pi * bandwidth_hz / SR + 2j * np.pi * f / SR)
+        power = power / np.abs((1 - pole / z) * (1 - np.conj(pole) / z)) ** 2
+    return power
+
+
+def test_vocal_tract_estimate_follows_a_known_formant_scaling():
+    rng = np.random.default_rng(3)
+    # Each frame is one of the vowels, its formants moved by up to 10 % as coarticulation would.
+    targets = np.array(VOWEL_FORMANTS)[rng.integers(0, len(VOWEL_FORMANTS), 400)] * rng.uniform(0.9, 1.1, (400, 3))
+    estimates = {}
+    for scale in (0.88, 1.0, 1.12):
+        frames = np.stack([vowel_power_envelope(formants * scale) for formants in targets])
+        estimates[scale] = estimate_warp(frames, SR)
+    # The estimate is the frames' median F1-F3 over the 17.5 cm tube's, and moves with the formants.
+    truth = np.exp(np.mean(np.log(np.median(targets, axis=0) / (500.0, 1500.0, 2500.0))))
+    assert estimates[1.0] == pytest.approx(truth, rel=0.02)
+    assert estimates[0.88] / estimates[1.0] == pytest.approx(0.88, abs=0.02)
+    assert estimates[1.12] / estimates[1.0] == pytest.approx(1.12, abs=0.02)
+    assert estimate_warp(frames[:8], SR) == 1.0  # too few frames to say: no warp
 
 
 def test_combined_warp_is_capped(cfg, speech):
