@@ -20,11 +20,29 @@ def _table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
+PRIVACY_FIGURES = (("eer_ignorant", "EER ignorant", "percent"), ("eer_lazy_informed", "EER lazy-informed", "percent"),
+                   ("eer_semi_informed_lite", "EER semi-informed-lite", "percent"),
+                   ("wer_vs_original_transcript", "WER vs the original's transcript", "percent"),
+                   ("pitch_correlation", "pitch correlation", "ratio"),
+                   ("conversion_times_faster_than_real_time", "conversion speed, one core", "speed"))
+
+
+def _figure(value, kind: str) -> str:
+    if not isinstance(value, (int, float)):
+        return "–"
+    return {"percent": f"{100 * value:.1f} %", "ratio": f"{value:.3f}", "speed": f"{value:.0f}x real time"}[kind]
+
+
 def _privacy_section(privacy: dict | None) -> str:
     if not privacy:
         return "No privacy evaluation was attached to this run (`dataset.privacy_report`)."
-    rows = [[k, v] for k, v in sorted(privacy.items()) if isinstance(v, (int, float, str))]
-    return "From `python -m pipeline evaluate privacy` (EER: 50 % is chance):\n\n" + _table(["figure", "value"], rows)
+    modes = privacy.get("modes", {})
+    rows = [[label] + [_figure(modes[m].get(key), kind) for m in modes] for key, label, kind in PRIVACY_FIGURES]
+    original = _figure(privacy.get("original", {}).get("eer"), "percent")
+    setup = [[k, v] for k, v in sorted(privacy.items()) if isinstance(v, (int, float, str))]
+    return (f"From `python -m pipeline evaluate privacy` (EER: 50 % is chance; {original} on the original "
+            f"speech):\n\n{_table(['figure'] + [f'mode {m}' for m in modes], rows)}\n\n"
+            f"Measured on:\n\n{_table(['setting', 'value'], setup)}")
 
 
 def render_card(manifest: dict, report: dict, cfg: dict, privacy: dict | None = None) -> str:
