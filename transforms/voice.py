@@ -115,12 +115,6 @@ def resample_bins(spectra: np.ndarray, source_bins: np.ndarray) -> np.ndarray:
     return spectra[:, low] * (1.0 - frac) + spectra[:, high] * frac
 
 
-def warp_envelope(sp: np.ndarray, ratio: float) -> np.ndarray:
-    """Stretch the spectral envelope along frequency: ratio > 1 raises formants."""
-    source_bins = np.clip(np.arange(sp.shape[1]) / ratio, 0, sp.shape[1] - 1)
-    return resample_bins(sp, source_bins)
-
-
 def replace_high_band(log_sp: np.ndarray, freqs: np.ndarray, cutoff_hz: float, tilt_db: float) -> np.ndarray:
     """Above `cutoff_hz` (a 150 Hz logistic crossfade) each frame's log envelope becomes its own mean over the
     band, so loudness and fricatives stay, plus a straight tilt of `tilt_db` (power) per octave."""
@@ -132,13 +126,6 @@ def replace_high_band(log_sp: np.ndarray, freqs: np.ndarray, cutoff_hz: float, t
     tilt -= tilt[above].mean()
     flat = log_sp[:, above].mean(axis=1, keepdims=True) + tilt[None, :]
     return (1.0 - weight) * log_sp + weight * flat
-
-
-def lifter(log_sp: np.ndarray, keep: int) -> np.ndarray:
-    """Cepstral smoothing: only the first `keep` quefrencies of each frame's log envelope."""
-    cep = np.fft.irfft(log_sp, axis=1)
-    cep[:, keep:cep.shape[1] - keep + 1] = 0.0
-    return np.fft.rfft(cep, axis=1).real
 
 
 def convert(audio: np.ndarray, sample_rate: int, params: VoiceParams, frame_period_ms: float = 5.0) -> np.ndarray:
