@@ -21,6 +21,7 @@ class ConfigError(ValueError):
 CHOICES = {
     "pii.operator": {"tag", "mask", "pseudonym", "surrogate"},
     "voice.mode": {"speaker", "utterance"},
+    "voice.method": {"warp", "resynthesize"},
     "redaction.audio": {"silence", "tone"},
     "asr.compute_type": {"int8", "int8_float32", "int16", "float32", "float16", "int8_float16", "default"},
 }
@@ -28,7 +29,8 @@ CHOICES = {
 POSITIVE = {
     "audio.sample_rate", "audio.max_duration_s", "audio.max_file_bytes", "asr.beam_size",
     "asr.progress_every", "asr.pack_records", "asr.batch_size", "asr.pack_gap_s", "voice.f0_min_hz",
-    "voice.f0_max_hz", "voice.f0_spread_min", "voice.f0_spread_max", "voice.formant_min", "voice.formant_max",
+    "voice.f0_max_hz", "voice.tts_formant_min", "voice.tts_formant_max", "voice.f0_spread_min",
+    "voice.f0_spread_max", "voice.formant_min", "voice.formant_max",
     "voice.frame_period_ms", "redaction.tone_hz", "identity.key_bytes", "output.max_shard_bytes",
     "output.max_shard_records",
 }
@@ -37,7 +39,8 @@ FREE_FORM = {"pii.operators", "output.splits"}
 FORMATS = {"webdataset", "parquet"}
 
 RANGES = [("voice.f0_min_hz", "voice.f0_max_hz"), ("voice.f0_spread_min", "voice.f0_spread_max"),
-          ("voice.formant_min", "voice.formant_max"), ("voice.high_band_tilt_min_db", "voice.high_band_tilt_max_db")]
+          ("voice.formant_min", "voice.formant_max"), ("voice.tts_formant_min", "voice.tts_formant_max"),
+          ("voice.high_band_tilt_min_db", "voice.high_band_tilt_max_db")]
 
 
 def load_named(name: str) -> dict:
@@ -145,6 +148,11 @@ def validate(cfg: dict) -> dict:
     if voice["high_band_hz"] != 0 and not 1000.0 <= voice["high_band_hz"] < cfg["audio"]["sample_rate"] / 2:
         raise ConfigError("config key 'voice.high_band_hz' must be 0 (off) or between 1000 Hz and half the "
                           "sample rate")
+    from transforms.flite import VOICES
+
+    if not voice["tts_voices"] or not set(voice["tts_voices"]) <= set(VOICES):
+        raise ConfigError(f"config key 'voice.tts_voices' must be a non-empty list of {list(VOICES)}, "
+                          f"got {voice['tts_voices']!r}")
     if not 0.0 <= voice["breathiness_max"] <= 0.9:
         raise ConfigError("config key 'voice.breathiness_max' must be between 0 and 0.9")
     if cfg["audio"]["sample_rate"] != 16000:

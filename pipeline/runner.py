@@ -113,6 +113,10 @@ def run_job(input_path: str, output: str, cfg: dict, secret, secret_source: str,
     options, workers = beam_options(beam_args)
     guard_output(output, overwrite)
     runner = options.view_as(StandardOptions).runner
+    if cfg["voice"]["method"] == "resynthesize" and not is_remote_runner(runner):
+        from transforms.flite import check
+
+        check(cfg["voice"]["tts_voices"])
     if is_remote_runner(runner) and isinstance(secret, InlineSecret):
         raise SecretError(f"runner {runner} would carry the secret inside its job graph; use --secret-uri")
     spec = RunSpec(input_path, output, cfg, secret, workers, run_info(cfg, secret_source, runner))

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Debian packages the pipeline and its tests use: TTS voices for sample and test speech, libsndfile.
+# Debian packages the pipeline and its tests use: Flite (its library speaks the default voice conversion;
+# its program and espeak-ng make sample and test speech), sox, libsndfile.
 set -euo pipefail
 needed=()
 command -v espeak-ng >/dev/null || needed+=(espeak-ng)

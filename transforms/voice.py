@@ -1,8 +1,11 @@
 """Voice conversion to a keyed pseudo-speaker with the WORLD vocoder (pyworld).
 
 The pseudo-speaker is drawn from a keyed seed (HMAC of the run's secret and the
-speaker id, or the utterance id in utterance mode). The conversion takes away
-what a speaker-verification model keys on and keeps the words:
+speaker id, or the utterance id in utterance mode). `anonymize` applies it with
+the configured method: `resynthesize` (transforms.resynth, the default) speaks
+the transcript again with a synthetic voice; `warp` (this module's `convert`)
+converts the source's own voice, taking away what a speaker-verification model
+keys on and keeping the words:
 - pitch: the source's log-f0 contour is normalised to the pseudo-speaker's
   median and spread, so the output pitch does not depend on the source's;
 - vocal-tract length (optional, normalize_vtl): the source's own warp factor,
@@ -48,6 +51,8 @@ class VoiceParams:
     max_warp: float = 0.0       # the combined warp stays within [1/max_warp, max_warp] (0 = no cap)
     high_band_hz: float = 0.0   # above this the envelope's shape is replaced (0 = kept)
     high_band_tilt_db: float = 0.0  # the replacement's slope, dB (power) per octave
+    tts_voice: str = ""         # the synthetic voice that speaks the words (method resynthesize)
+    tts_warp: float = 1.0       # frequency warp of the synthetic voice's envelope (method resynthesize)
 
 
 def _between(u: float, low: float, high: float) -> float:
@@ -67,8 +72,13 @@ def derive_params(seed: bytes, voice_cfg: dict) -> VoiceParams:
     # Its own keyed stream, so that the other draws stay what they were before the high band was added.
     tilt = _between(unit_floats(seed + b"highband", 1)[0], voice_cfg["high_band_tilt_max_db"],
                     voice_cfg["high_band_tilt_min_db"])
+    bank = voice_cfg["tts_voices"]
+    voice_draw, warp_draw = unit_floats(seed + b"ttsvoice", 2)
+    tts_voice = bank[min(int(voice_draw * len(bank)), len(bank) - 1)]
+    tts_warp = float(np.exp(_between(warp_draw, np.log(voice_cfg["tts_formant_min"]),
+                                     np.log(voice_cfg["tts_formant_max"]))))
     return VoiceParams(f0, spread, formant, slopes, breath, cutoff, voice_cfg["normalize_vtl"],
-                       voice_cfg["max_warp"], voice_cfg["high_band_hz"], tilt)
+                       voice_cfg["max_warp"], voice_cfg["high_band_hz"], tilt, tts_voice, tts_warp)
 
 
 def draw_warp(u: float, low: float, high: float, floor: float) -> float:
@@ -203,9 +213,15 @@ def median_f0(audio: np.ndarray, sample_rate: int) -> float:
     return float(np.median(voiced)) if len(voiced) else 0.0
 
 
-def anonymize(audio: np.ndarray, sample_rate: int, seed: bytes, voice_cfg: dict) -> np.ndarray:
-    """The pipeline's conversion of one utterance: the pseudo-voice of `seed`, applied."""
-    return convert(audio, sample_rate, derive_params(seed, voice_cfg), voice_cfg["frame_period_ms"])
+def anonymize(audio: np.ndarray, sample_rate: int, seed: bytes, voice_cfg: dict, words: list = ()) -> np.ndarray:
+    """The pipeline's conversion of one utterance: the pseudo-voice of `seed`, applied. Method `resynthesize`
+    speaks `words` (the transcript's, with times) again; `warp` converts the source's own voice."""
+    params = derive_params(seed, voice_cfg)
+    if voice_cfg["method"] == "resynthesize":
+        from transforms.resynth import resynthesize
+
+        return resynthesize(audio, sample_rate, list(words), params, params.tts_voice, voice_cfg["frame_period_ms"])
+    return convert(audio, sample_rate, params, voice_cfg["frame_period_ms"])
 
 
 class ConvertVoice(Stage):
@@ -216,5 +232,5 @@ class ConvertVoice(Stage):
         self.voice_cfg = voice_cfg
 
     def apply(self, record):
-        record.audio = anonymize(record.audio, record.sample_rate, record.voice_seed, self.voice_cfg)
+        record.audio = anonymize(record.audio, record.sample_rate, record.voice_seed, self.voice_cfg, record.words)
         yield record

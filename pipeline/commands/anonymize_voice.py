@@ -1,5 +1,6 @@
 """`anonymize-voice`: convert a folder of audio to pseudo-voices, to listen to before a large run or to
-test with your own attackers. Same decoding, seeds and conversion as the pipeline; no ASR, no redaction."""
+test with your own attackers. Same decoding, seeds and conversion as the pipeline, no redaction. With the
+`resynthesize` method the words come from the pipeline's Whisper (its asr settings), as in a run."""
 from __future__ import annotations
 
 import os
@@ -43,6 +44,7 @@ def main(args, extra) -> int:
     keyring = Keyring(secret)
     limits = AudioLimits.from_config(cfg["audio"])
     files = list_audio_files(root, cfg["input"]["audio_extensions"])
+    words_of = _word_reader(cfg)
     skipped: Counter = Counter()
     seconds = 0.0
     for path in files:
@@ -53,7 +55,8 @@ def main(args, extra) -> int:
         except Rejected as rejected:
             skipped[rejected.reason] += 1
             continue
-        converted = anonymize(decoded.samples, limits.sample_rate, record.voice_seed, cfg["voice"])
+        converted = anonymize(decoded.samples, limits.sample_rate, record.voice_seed, cfg["voice"],
+                              words_of(decoded.samples))
         target = os.path.join(output, os.path.splitext(os.path.relpath(path, root))[0] + ".wav")
         os.makedirs(os.path.dirname(target), exist_ok=True)
         sf.write(target, converted, limits.sample_rate, subtype="PCM_16")
@@ -63,3 +66,13 @@ def main(args, extra) -> int:
     if skipped:
         print("skipped (not converted): " + ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.items())))
     return 0
+
+
+def _word_reader(cfg: dict):
+    """The timed words the conversion speaks again (method resynthesize), or none (method warp)."""
+    if cfg["voice"]["method"] != "resynthesize":
+        return lambda audio: []
+    from transforms.asr import default_cpu_threads, load_whisper, transcribe
+
+    whisper = load_whisper(cfg["asr"], cpu_threads=cfg["asr"]["cpu_threads"] or default_cpu_threads(1))
+    return lambda audio: transcribe(whisper, audio, cfg["asr"]).words

@@ -52,9 +52,9 @@ def voice_seed(keyring: Keyring, source_id: str, speaker: str, mode: str) -> byt
 
 
 def _convert_one(job):
-    audio, seed, voice_cfg = job
+    audio, seed, voice_cfg, words = job
     started = time.process_time()
-    converted = anonymize(audio, SAMPLE_RATE, seed, voice_cfg)
+    converted = anonymize(audio, SAMPLE_RATE, seed, voice_cfg, words)
     return converted, time.process_time() - started
 
 
@@ -67,8 +67,8 @@ class Converter:
         self.cpu_seconds = 0.0
         self.audio_seconds = 0.0
 
-    def convert(self, audios: list, seeds: list) -> list:
-        jobs = [(a, s, self.voice_cfg) for a, s in zip(audios, seeds)]
+    def convert(self, audios: list, seeds: list, words: list) -> list:
+        jobs = [(a, s, self.voice_cfg, w) for a, s, w in zip(audios, seeds, words)]
         results = list(self.executor.map(_convert_one, jobs, chunksize=2) if self.executor
                        else map(_convert_one, jobs))
         self.cpu_seconds += sum(r[1] for r in results)
@@ -110,6 +110,9 @@ class Material:
     enroll_audio: dict
     pool_halves: list
     original_enroll: dict
+    trial_words: list           # each clip's timed words, for a conversion that speaks them again (else empty)
+    enroll_words: dict
+    pool_words: list
 
 
 @dataclass
@@ -135,8 +138,17 @@ def evaluate(options: Options, attacker) -> dict:
     def embed(audios):
         return np.stack([attacker.embed(a) for a in audios])
 
+    whisper = None
+    if options.voice_cfg["method"] == "resynthesize" or options.wer_clips:
+        from transforms.asr import load_whisper
+
+        whisper = load_whisper(options.asr_cfg, cpu_threads=options.jobs)
+    words_of = _word_reader(options, whisper)
     material = Material(enrollment, trials, trial_audio, enroll_audio, pool_halves,
-                        {s: embed(a) for s, a in enroll_audio.items()})
+                        {s: embed(a) for s, a in enroll_audio.items()},
+                        [words_of(a) for a in trial_audio],
+                        {s: [words_of(a) for a in audios] for s, audios in enroll_audio.items()},
+                        [words_of(h) for _, _, h in pool_halves])
     original_trials = embed(trial_audio)
     result = {
         "attacker": attacker.name, "speakers": len(enrollment), "trial_clips": len(trials),
@@ -147,12 +159,11 @@ def evaluate(options: Options, attacker) -> dict:
         "secrets": options.secrets,
         "modes": {},
     }
-    whisper, original_text = None, None
+    original_text = None
     wer_count = len(trials) if options.wer_clips < 0 else min(options.wer_clips, len(trials))
     if wer_count:
-        from transforms.asr import load_whisper, plain_whisper, transcribe
+        from transforms.asr import plain_whisper, transcribe
 
-        whisper = load_whisper(options.asr_cfg, cpu_threads=options.jobs)
         listener = plain_whisper(options.asr_cfg)
 
         def text_of(audio):
@@ -191,14 +202,14 @@ def _one_secret(options: Options, seed: int, mode: str, material: Material, embe
     converter = Converter(options.voice_cfg, options.jobs)
     try:
         anon_trials = converter.convert(
-            m.trial_audio, [voice_seed(run_keys, _clip_id(c), c.speaker, mode) for _, c in m.trials])
+            m.trial_audio, [voice_seed(run_keys, _clip_id(c), c.speaker, mode) for _, c in m.trials], m.trial_words)
         attacker_enroll = {}
         for s, clips in m.enrollment.items():
             seeds = [voice_seed(attacker_keys, _clip_id(c), c.speaker, mode) for c in clips]
-            attacker_enroll[s] = converter.convert(m.enroll_audio[s], seeds)
+            attacker_enroll[s] = converter.convert(m.enroll_audio[s], seeds, m.enroll_words[s])
         pool_seeds = [voice_seed(attacker_keys, f"{_clip_id(c)}#{k}", c.speaker, "utterance")
                       for c, k, _ in m.pool_halves]
-        anon_pool = converter.convert([h for _, _, h in m.pool_halves], pool_seeds)
+        anon_pool = converter.convert([h for _, _, h in m.pool_halves], pool_seeds, m.pool_words)
     finally:
         converter.close()
     trial_speakers = [s for s, _ in m.trials]
@@ -212,6 +223,16 @@ def _one_secret(options: Options, seed: int, mode: str, material: Material, embe
                                                  lda.transform(anon_trial_emb), trial_speakers),
     }
     return SecretRun(scores, anon_trials, converter.cpu_seconds, converter.audio_seconds)
+
+
+def _word_reader(options: Options, whisper):
+    """The timed words the pipeline's transcription step would hand the conversion (its own Whisper
+    settings), or nothing when the conversion does not use them."""
+    if options.voice_cfg["method"] != "resynthesize":
+        return lambda audio: []
+    from transforms.asr import transcribe
+
+    return lambda audio: transcribe(whisper, audio, options.asr_cfg, language="en").words
 
 
 def _spread_over_speakers(speakers: list) -> list:

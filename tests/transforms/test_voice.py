@@ -15,6 +15,11 @@ SR = 16000
 TEXT = "Turn the living room lights off and play some quiet music."
 
 
+def warp(cfg) -> dict:
+    """The voice settings with the signal-processing method, the one these tests are about."""
+    return dict(cfg["voice"], method="warp")
+
+
 def seed(name: str) -> bytes:
     return Keyring(b"voice-test-secret-0123456789").voice_seed(name)
 
@@ -106,7 +111,7 @@ def test_vocal_tract_estimate_follows_a_known_formant_scaling():
 
 def test_combined_warp_is_capped(cfg, speech):
     audio = speech(TEXT, "en-us+m3")
-    params = dataclasses.replace(derive_params(seed("speaker:a"), cfg["voice"]), normalize_vtl=False, max_warp=1.1)
+    params = dataclasses.replace(derive_params(seed("speaker:a"), warp(cfg)), normalize_vtl=False, max_warp=1.1)
     capped = convert(audio, SR, dataclasses.replace(params, formant_ratio=1.6))
     assert np.array_equal(capped, convert(audio, SR, dataclasses.replace(params, formant_ratio=1.1)))
     assert not np.array_equal(capped, convert(audio, SR, dataclasses.replace(params, formant_ratio=1.05)))
@@ -114,7 +119,7 @@ def test_combined_warp_is_capped(cfg, speech):
 
 def test_output_has_the_input_length_and_is_a_finite_signal_in_range(cfg, speech):
     audio = speech(TEXT, "en-us+m3")
-    out = anonymize(audio, SR, seed("speaker:a"), cfg["voice"])
+    out = anonymize(audio, SR, seed("speaker:a"), warp(cfg))
     assert out.dtype == np.float32 and out.shape == audio.shape
     assert np.isfinite(out).all() and np.max(np.abs(out)) <= 1.0
     assert np.sqrt(np.mean(out ** 2)) > 0.01  # not silence
@@ -122,15 +127,15 @@ def test_output_has_the_input_length_and_is_a_finite_signal_in_range(cfg, speech
 
 
 def test_pitch_lands_on_the_pseudo_speakers_median_whatever_the_source(cfg, speech):
-    params = derive_params(seed("speaker:b"), cfg["voice"])
+    params = derive_params(seed("speaker:b"), warp(cfg))
     for voice in ("en-us+m3", "en-us+f3", "flite:slt"):
-        out = convert(speech(TEXT, voice), SR, params, cfg["voice"]["frame_period_ms"])
+        out = convert(speech(TEXT, voice), SR, params, warp(cfg)["frame_period_ms"])
         assert median_f0(out, SR) == pytest.approx(params.f0_median_hz, rel=0.12)
 
 
 def test_pitch_contour_keeps_its_shape(cfg, speech):
     audio = speech(TEXT, "flite:slt")
-    out = anonymize(audio, SR, seed("utterance:x"), cfg["voice"])
+    out = anonymize(audio, SR, seed("utterance:x"), warp(cfg))
     before, after = f0_contour(audio, SR), f0_contour(out, SR)
     both = (before > 0) & (after > 0)
     assert both.sum() > 50
@@ -139,16 +144,16 @@ def test_pitch_contour_keeps_its_shape(cfg, speech):
 
 def test_different_seeds_give_different_voices(cfg, speech):
     audio = speech(TEXT, "en-us+m3")
-    a = anonymize(audio, SR, seed("speaker:a"), cfg["voice"])
-    b = anonymize(audio, SR, seed("speaker:c"), cfg["voice"])
+    a = anonymize(audio, SR, seed("speaker:a"), warp(cfg))
+    b = anonymize(audio, SR, seed("speaker:c"), warp(cfg))
     assert abs(median_f0(a, SR) - median_f0(b, SR)) > 5 or not np.allclose(a, b, atol=0.05)
-    assert np.array_equal(a, anonymize(audio, SR, seed("speaker:a"), cfg["voice"]))
+    assert np.array_equal(a, anonymize(audio, SR, seed("speaker:a"), warp(cfg)))
 
 
 def test_silence_and_unvoiced_input_pass_without_error(cfg):
     rng = np.random.default_rng(0)
     noise = (0.05 * rng.standard_normal(SR)).astype(np.float32)
-    out = anonymize(noise, SR, seed("speaker:a"), cfg["voice"])
+    out = anonymize(noise, SR, seed("speaker:a"), warp(cfg))
     assert out.shape == noise.shape and np.isfinite(out).all()
 
 
@@ -158,7 +163,7 @@ def test_words_survive_the_conversion(cfg, speech, whisper):
 
     audio = speech(TEXT, "flite:slt")
     for name in ("speaker:a", "speaker:b", "utterance:c"):
-        out = anonymize(audio, SR, seed(name), cfg["voice"])
+        out = anonymize(audio, SR, seed(name), warp(cfg))
         text = " ".join(w.text for w in transcribe(whisper, out, cfg["asr"], "en").words).lower()
         assert sum(word in text for word in ("living", "room", "lights", "music")) >= 3, text
 
@@ -167,13 +172,13 @@ def test_stage_replaces_the_audio_in_a_beam_pipeline(cfg, speech):
     audio = speech("Set a timer for ten minutes.", "en-us+f3")
     record = Record(key="k1", audio_uri="", speaker="spk-1", account=None, voice_seed=seed("speaker:a"),
                     audio=audio)
-    expected = anonymize(audio, SR, seed("speaker:a"), cfg["voice"])
+    expected = anonymize(audio, SR, seed("speaker:a"), warp(cfg))
 
     def check(records):
         assert len(records) == 1
         assert np.array_equal(records[0].audio, expected)
 
     with TestPipeline(runner="FnApiRunner") as p:
-        converted = p | beam.Create([record]) | beam.ParDo(ConvertVoice(cfg["voice"])).with_outputs(
+        converted = p | beam.Create([record]) | beam.ParDo(ConvertVoice(warp(cfg))).with_outputs(
             "quarantine", main="ok")
         assert_that(converted.ok, check)

@@ -1,0 +1,124 @@
+import numpy as np
+import pytest
+
+from transforms.flite import speak
+from transforms.records import Word
+from transforms.resynth import frame_map, phrases, resynthesize, spoken_tokens
+from transforms.voice import VoiceParams, anonymize, median_f0
+
+SR = 16000
+SENTENCE = "Please remind Maria to water the plants on Sunday morning before nine."
+
+
+def params(f0_hz: float = 150.0) -> VoiceParams:
+    return VoiceParams(f0_median_hz=f0_hz, f0_spread=1.0, formant_ratio=1.0, band_slopes=(1.0,) * 5,
+                       breathiness=0.2, aperiodic_cutoff_hz=4000.0, tts_voice="slt")
+
+
+@pytest.fixture(scope="module")
+def source():
+    """Speech by one Flite voice and its words with their true times: the words a perfect ASR would give."""
+    tokens = SENTENCE.split()
+    spoken = speak(tokens, "awb")
+    words = [Word(t, s, e) for t, (s, e) in zip(tokens, spoken.spans)]
+    return spoken.audio, words
+
+
+def word(text, start, end, pii=None):
+    return Word(text, start, end, 1.0, pii)
+
+
+def test_a_pause_or_an_unspoken_word_ends_a_phrase():
+    words = [word("set", 0.1, 0.3), word("a", 0.32, 0.4), word("timer", 0.6, 0.9), word("Maria", 0.9, 1.2, "PERSON"),
+             word("now", 1.25, 1.5), word("", 1.5, 1.6), word("please", 1.6, 2.0)]
+    kept = spoken_tokens(words)
+    assert [k[0] if k else None for k in kept] == ["set", "a", "timer", None, "now", None, "please"]
+    tts_spans = [(0.0, 0.2), (0.2, 0.3), (0.3, 0.6), (0.6, 0.8), (0.8, 1.1)]
+    assert phrases(kept, tts_spans) == [(0.1, 0.4, 0.0, 0.3), (0.6, 0.9, 0.3, 0.6), (1.25, 1.5, 0.6, 0.8),
+                                        (1.6, 2.0, 0.8, 1.1)]
+
+
+def test_frames_of_a_phrase_take_the_synthetic_phrase_in_order_and_the_rest_is_silent():
+    index, owner = frame_map([(0.1, 0.4, 1.0, 1.15)], frames=100, tts_frames=400, frame_s=0.005)
+    assert (index[:20] == -1).all() and (index[80:] == -1).all() and (owner[20:80] == 0).all()
+    inside = index[20:80]
+    assert inside[0] == 200 and inside[-1] == 229 and (np.diff(inside) >= 0).all()
+
+
+def test_output_keeps_the_length_and_is_silent_where_no_word_is_spoken(source):
+    audio, words = source
+    padded = np.concatenate([np.zeros(SR // 2, np.float32), audio])
+    shifted = [Word(w.text, w.start + 0.5, w.end + 0.5) for w in words]
+    out = resynthesize(padded, SR, shifted, params(), "slt")
+    assert out.shape == padded.shape and np.isfinite(out).all() and np.abs(out).max() <= 0.99
+    assert np.sqrt(np.mean(out[: int(0.45 * SR)] ** 2)) < 1e-3
+    assert np.sqrt(np.mean(out[SR:] ** 2)) > 0.01
+
+
+def test_a_pii_word_is_not_spoken(source):
+    audio, words = source
+    marked = [Word(w.text, w.start, w.end, 1.0, "PERSON" if w.text == "Maria" else None) for w in words]
+    name = next(w for w in words if w.text == "Maria")
+    out = resynthesize(audio, SR, marked, params(), "slt")
+    a, b = int((name.start + 0.01) * SR), int((name.end - 0.01) * SR)
+    assert np.sqrt(np.mean(out[a:b] ** 2)) < 1e-3 < np.sqrt(np.mean(audio[a:b] ** 2))
+
+
+@pytest.mark.parametrize("target_hz", [100.0, 210.0])
+def test_pitch_lands_on_the_pseudo_speakers_median(source, target_hz):
+    audio, words = source
+    out = resynthesize(audio, SR, words, params(target_hz), "rms")
+    assert abs(median_f0(out, SR) / target_hz - 1.0) < 0.1
+
+
+def test_no_words_gives_silence(source):
+    audio, _ = source
+    assert not resynthesize(audio, SR, [], params(), "slt").any()
+
+
+def test_the_method_is_chosen_by_config_and_the_voice_bank_is_keyed(cfg, source):
+    audio, words = source
+    voice_cfg = dict(cfg["voice"], method="resynthesize")
+    out = anonymize(audio, SR, b"seed-one", voice_cfg, words)
+    warped = anonymize(audio, SR, b"seed-one", dict(cfg["voice"], method="warp"), words)
+    assert out.shape == warped.shape == audio.shape and not np.allclose(out, warped, atol=0.05)
+    assert np.array_equal(out, anonymize(audio, SR, b"seed-one", voice_cfg, words))
+    from transforms.voice import derive_params
+
+    drawn = {derive_params(f"seed-{i}".encode(), voice_cfg).tts_voice for i in range(40)}
+    assert drawn == set(voice_cfg["tts_voices"])
+
+
+@pytest.mark.slow
+def test_words_survive_resynthesis_from_whisper_times(cfg, speech, whisper):
+    from transforms.asr import transcribe
+
+    audio = speech("Turn on the living room lights and play some quiet music.", "en-us+m3")
+    heard = transcribe(whisper, audio, cfg["asr"], "en").words
+    voice_cfg = dict(cfg["voice"], method="resynthesize")
+    for seed in (b"speaker:a", b"speaker:b", b"utterance:c"):
+        out = anonymize(audio, SR, seed, voice_cfg, heard)
+        text = " ".join(w.text for w in transcribe(whisper, out, cfg["asr"], "en").words).lower()
+        assert sum(w in text for w in ("living", "room", "lights", "quiet", "music")) >= 4, text
+
+
+def test_the_stage_speaks_the_records_own_words_in_a_beam_pipeline(cfg, source):
+    import apache_beam as beam
+    from apache_beam.testing.test_pipeline import TestPipeline
+    from apache_beam.testing.util import assert_that
+
+    from transforms.records import Record
+    from transforms.voice import ConvertVoice
+
+    audio, words = source
+    record = Record(key="k1", audio_uri="", speaker="spk-1", account=None, voice_seed=b"seed-two", audio=audio,
+                    words=words)
+    expected = anonymize(audio, SR, b"seed-two", cfg["voice"], words)
+
+    def check(records):
+        assert len(records) == 1 and np.array_equal(records[0].audio, expected)
+
+    with TestPipeline(runner="FnApiRunner") as p:
+        converted = p | beam.Create([record]) | beam.ParDo(ConvertVoice(cfg["voice"])).with_outputs(
+            "quarantine", main="ok")
+        assert_that(converted.ok, check)
