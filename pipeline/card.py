@@ -45,6 +45,19 @@ def _privacy_section(privacy: dict | None) -> str:
             f"Measured on:\n\n{_table(['setting', 'value'], setup)}")
 
 
+def _voice_line(voice: dict) -> str:
+    mode = (f"mode `{voice['mode']}` (`speaker`: one pseudo-voice per speaker; `utterance`: a new one per "
+            f"utterance)")
+    pitch = f"a keyed pseudo-speaker's pitch (median drawn from {voice['f0_min_hz']}-{voice['f0_max_hz']} Hz)"
+    if voice["method"] == "resynthesize":
+        return (f"no recording keeps its speaker's voice: the transcript's words were spoken again by a synthetic "
+                f"voice (Flite {', '.join(voice['tts_voices'])}) in the recording's phrase timing, at {pitch}, "
+                f"through the WORLD vocoder, {mode}. PII words were not spoken. The audio says what the transcript "
+                f"says; it carries no speaker's timbre, intonation or recording conditions.")
+    return (f"the speaker's own voice converted with the WORLD vocoder to {pitch}, spectral envelope warped, "
+            f"{mode}.")
+
+
 def render_card(manifest: dict, report: dict, cfg: dict, privacy: dict | None = None) -> str:
     dataset, voice, pii = cfg["dataset"], cfg["voice"], cfg["pii"]
     operators = {entity: pii["operators"].get(entity, pii["operator"]) for entity in pii["entities"]}
@@ -91,9 +104,7 @@ stable across runs and erasures.
 
 - **Consent**: recordings of opted-out accounts and speakers were dropped before their audio was read
   ({report['opted_out']} this run).
-- **Voice**: converted with the WORLD vocoder to a keyed pseudo-speaker, mode `{voice['mode']}`
-  (`speaker`: one pseudo-voice per speaker; `utterance`: a new one per utterance). Pitch normalised to a
-  target median drawn from {voice['f0_min_hz']}-{voice['f0_max_hz']} Hz; spectral envelope warped.
+- **Voice**: {_voice_line(voice)}
 - **Transcripts**: from ASR `{models.get('asr', '?')}` ({models.get('asr_compute_type', '?')}); PII found with
   presidio (spaCy `{models.get('spacy', '?')}`) and spoken-form recognizers, score threshold
   {pii['score_threshold']}; each PII span replaced by its operator: {json.dumps(operators, sort_keys=True)}.

@@ -18,3 +18,13 @@ def test_privacy_section_shows_every_modes_figures_and_what_they_were_measured_o
     assert "0.6 % on the original speech" in section
     assert "| attacker | campp |" in section and "| secrets | 3 |" in section
     assert "No privacy evaluation" in _privacy_section(None)
+
+
+def test_the_voice_line_says_whether_the_audio_is_synthetic_or_the_speakers_own(cfg):
+    from pipeline.card import _voice_line
+
+    resynthesized = _voice_line(dict(cfg["voice"], method="resynthesize", mode="utterance"))
+    assert "spoken again by a synthetic voice (Flite slt, rms, awb, kal16)" in resynthesized
+    assert "mode `utterance`" in resynthesized and "PII words were not spoken" in resynthesized
+    warped = _voice_line(dict(cfg["voice"], method="warp"))
+    assert "speaker's own voice converted" in warped and "synthetic" not in warped
