@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-VOICES = ("slt", "rms", "awb", "kal16")   # the 16 kHz English voices Debian ships (kal is 8 kHz)
+# Debian's 16 kHz English clustergen voices. kal16, a diphone voice, is left out: for a diphone it lacks it
+# prints the phone pair to stderr from C, a trace of what was said in the worker's log.
+VOICES = ("slt", "rms", "awb")
 _HANDLE = ctypes.c_void_p
 
 

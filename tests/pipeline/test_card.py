@@ -24,7 +24,7 @@ def test_the_voice_line_says_whether_the_audio_is_synthetic_or_the_speakers_own(
     from pipeline.card import _voice_line
 
     resynthesized = _voice_line(dict(cfg["voice"], method="resynthesize", mode="utterance"))
-    assert "spoken again by a synthetic voice (Flite slt, rms, awb, kal16)" in resynthesized
+    assert "spoken again by a synthetic voice (Flite slt, rms, awb)" in resynthesized
     assert "mode `utterance`" in resynthesized and "PII words were not spoken" in resynthesized
     warped = _voice_line(dict(cfg["voice"], method="warp"))
     assert "speaker's own voice converted" in warped and "synthetic" not in warped
