@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+from transforms.voice import speaks_transcript
+
 
 def load_privacy_figures(path: str) -> dict | None:
     """Figures of an `evaluate privacy --json` run, when the configuration names one."""
@@ -49,7 +51,7 @@ def _voice_line(voice: dict) -> str:
     mode = (f"mode `{voice['mode']}` (`speaker`: one pseudo-voice per speaker; `utterance`: a new one per "
             f"utterance)")
     pitch = f"a keyed pseudo-speaker's pitch (median drawn from {voice['f0_min_hz']}-{voice['f0_max_hz']} Hz)"
-    if voice["method"] == "resynthesize":
+    if speaks_transcript(voice):
         return (f"no recording keeps its speaker's voice: the transcript's words were spoken again by a synthetic "
                 f"voice (Flite {', '.join(voice['tts_voices'])}) in the recording's phrase timing, at {pitch}, "
                 f"through the WORLD vocoder, {mode}. PII words were not spoken. The audio says what the transcript "

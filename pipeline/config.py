@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from transforms.flite import VOICES
+
 
 class ConfigError(ValueError):
     """A configuration problem a user can fix; the message names the key."""
@@ -148,8 +150,6 @@ def validate(cfg: dict) -> dict:
     if voice["high_band_hz"] != 0 and not 1000.0 <= voice["high_band_hz"] < cfg["audio"]["sample_rate"] / 2:
         raise ConfigError("config key 'voice.high_band_hz' must be 0 (off) or between 1000 Hz and half the "
                           "sample rate")
-    from transforms.flite import VOICES
-
     if not voice["tts_voices"] or not set(voice["tts_voices"]) <= set(VOICES):
         raise ConfigError(f"config key 'voice.tts_voices' must be a non-empty list of {list(VOICES)}, "
                           f"got {voice['tts_voices']!r}")

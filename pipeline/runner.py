@@ -18,6 +18,7 @@ from pipeline.report import AccountingError, dump_json, package_versions, write_
 from pipeline.secrets import SecretError, is_remote_runner
 from transforms.identity import InlineSecret
 from transforms.stage import METRICS_NAMESPACE, WORK_CLOCK
+from transforms.voice import speaks_transcript
 
 log = logging.getLogger("deid")
 RUN_OUTPUTS = ["manifest.json", "run_report.json", "quarantine.jsonl", "README.md", "erasure_log.jsonl", "shards",
@@ -113,7 +114,7 @@ def run_job(input_path: str, output: str, cfg: dict, secret, secret_source: str,
     options, workers = beam_options(beam_args)
     guard_output(output, overwrite)
     runner = options.view_as(StandardOptions).runner
-    if cfg["voice"]["method"] == "resynthesize" and not is_remote_runner(runner):
+    if speaks_transcript(cfg["voice"]) and not is_remote_runner(runner):
         from transforms.flite import check
 
         check(cfg["voice"]["tts_voices"])

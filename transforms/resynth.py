@@ -20,7 +20,8 @@ import pyworld as pw
 
 from transforms.audio_io import resample
 from transforms.flite import speak
-from transforms.voice import VoiceParams, map_f0, resample_bins, warp_source_bins
+from transforms.voice import (VoiceParams, map_f0, pseudo_aperiodicity, resample_bins, synthesize_to_length,
+                              warp_source_bins)
 
 GAIN_LIMIT = 20.0            # a phrase's level follows the source's within this factor of the synthetic one's
 PHRASE_GAP_S = 0.1           # a pause at least this long in the source's word times starts a new phrase
@@ -76,9 +77,10 @@ def _rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if len(x) else 0.0
 
 
-def resynthesize(audio: np.ndarray, sample_rate: int, words: list, params: VoiceParams, tts_voice: str,
+def resynthesize(audio: np.ndarray, sample_rate: int, words: list, params: VoiceParams,
                  frame_period_ms: float = 5.0) -> np.ndarray:
-    """The utterance spoken by `tts_voice` in the source's word timing, same length as the input."""
+    """The utterance spoken by the pseudo-speaker's synthetic voice in the source's phrase timing, same length
+    as the input."""
     x = audio.astype(np.float64)
     frame_s = frame_period_ms / 1000.0
     frames = int(len(x) / sample_rate / frame_s) + 1   # as many frames as WORLD's analysis of the source has
@@ -86,7 +88,7 @@ def resynthesize(audio: np.ndarray, sample_rate: int, words: list, params: Voice
     tokens = [item[0] for item in kept if item is not None]
     if not tokens:
         return np.zeros(len(x), dtype=np.float32)
-    spoken = speak(tokens, tts_voice)
+    spoken = speak(tokens, params.tts_voice)
     if len(spoken.spans) != len(tokens):
         raise ValueError(f"Flite split {len(tokens)} tokens into {len(spoken.spans)}")
     tts = resample(spoken.audio, spoken.sample_rate, sample_rate).astype(np.float64)
@@ -113,16 +115,8 @@ def resynthesize(audio: np.ndarray, sample_rate: int, words: list, params: Voice
 
     bins = sp.shape[1]
     freqs = np.arange(bins) * sample_rate / 2 / (bins - 1)
-    ap = np.ones_like(sp)
-    ap[voiced] = 0.001 + params.breathiness / (1.0 + np.exp(-(freqs - params.aperiodic_cutoff_hz) / 400.0))
-    ap = np.clip(ap, 0.001, 0.999)
     log_sp = np.log(np.maximum(sp, 1e-16))
     log_sp = resample_bins(log_sp, warp_source_bins(bins, sample_rate, params.tts_warp,
                                                        (1.0,) * len(params.band_slopes)))
-    y = pw.synthesize(f0, np.ascontiguousarray(np.exp(log_sp)), np.ascontiguousarray(ap), sample_rate,
-                      frame_period_ms)
-    y = y[: len(x)] if len(y) >= len(x) else np.pad(y, (0, len(x) - len(y)))
-    peak = np.max(np.abs(y)) if len(y) else 0.0
-    if peak > 0.99:
-        y = y * (0.99 / peak)
-    return y.astype(np.float32)
+    return synthesize_to_length(f0, log_sp, pseudo_aperiodicity(voiced, freqs, params), sample_rate,
+                                frame_period_ms, len(x))

@@ -147,11 +147,9 @@ def convert(audio: np.ndarray, sample_rate: int, params: VoiceParams, frame_peri
     bins = sp.shape[1]
     voiced = f0 > 0
     freqs = np.arange(bins) * sample_rate / 2 / (bins - 1)
-    # The source's aperiodicity (breathiness, a voice-quality cue) is not measured at all: voiced frames get
-    # the pseudo-speaker's profile, unvoiced ones are all noise. Skipping D4C also halves the analysis time.
-    ap = np.ones_like(sp)
-    ap[voiced] = 0.001 + params.breathiness / (1.0 + np.exp(-(freqs - params.aperiodic_cutoff_hz) / 400.0))
-    ap = np.clip(ap, 0.001, 0.999)
+    # The source's aperiodicity (breathiness, a voice-quality cue) is not measured at all. Skipping D4C also
+    # halves the analysis time.
+    ap = pseudo_aperiodicity(voiced, freqs, params)
     log_sp = np.log(np.maximum(sp, 1e-16))
     ratio = params.formant_ratio
     if params.normalize_vtl and voiced.sum() > 10:
@@ -161,9 +159,23 @@ def convert(audio: np.ndarray, sample_rate: int, params: VoiceParams, frame_peri
     log_sp = resample_bins(log_sp, warp_source_bins(bins, sample_rate, ratio, params.band_slopes))
     if params.high_band_hz:
         log_sp = replace_high_band(log_sp, freqs, params.high_band_hz, params.high_band_tilt_db)
-    y = pw.synthesize(map_f0(f0, params), np.ascontiguousarray(np.exp(log_sp)), np.ascontiguousarray(ap),
-                      sample_rate, frame_period_ms)
-    y = y[: len(x)] if len(y) >= len(x) else np.pad(y, (0, len(x) - len(y)))
+    return synthesize_to_length(map_f0(f0, params), log_sp, ap, sample_rate, frame_period_ms, len(x))
+
+
+def pseudo_aperiodicity(voiced: np.ndarray, freqs: np.ndarray, params: VoiceParams) -> np.ndarray:
+    """WORLD aperiodicity per frame and bin: the pseudo-speaker's breathiness profile in voiced frames, all
+    noise in unvoiced ones."""
+    ap = np.ones((len(voiced), len(freqs)))
+    ap[voiced] = 0.001 + params.breathiness / (1.0 + np.exp(-(freqs - params.aperiodic_cutoff_hz) / 400.0))
+    return np.clip(ap, 0.001, 0.999)
+
+
+def synthesize_to_length(f0: np.ndarray, log_sp: np.ndarray, ap: np.ndarray, sample_rate: int,
+                         frame_period_ms: float, length: int) -> np.ndarray:
+    """WORLD synthesis cut or padded to `length` samples, its peak kept within 0.99, as float32."""
+    y = pw.synthesize(f0, np.ascontiguousarray(np.exp(log_sp)), np.ascontiguousarray(ap), sample_rate,
+                      frame_period_ms)
+    y = y[:length] if len(y) >= length else np.pad(y, (0, length - len(y)))
     peak = np.max(np.abs(y)) if len(y) else 0.0
     if peak > 0.99:
         y = y * (0.99 / peak)
@@ -217,11 +229,16 @@ def anonymize(audio: np.ndarray, sample_rate: int, seed: bytes, voice_cfg: dict,
     """The pipeline's conversion of one utterance: the pseudo-voice of `seed`, applied. Method `resynthesize`
     speaks `words` (the transcript's, with times) again; `warp` converts the source's own voice."""
     params = derive_params(seed, voice_cfg)
-    if voice_cfg["method"] == "resynthesize":
+    if speaks_transcript(voice_cfg):
         from transforms.resynth import resynthesize
 
-        return resynthesize(audio, sample_rate, list(words), params, params.tts_voice, voice_cfg["frame_period_ms"])
+        return resynthesize(audio, sample_rate, words, params, voice_cfg["frame_period_ms"])
     return convert(audio, sample_rate, params, voice_cfg["frame_period_ms"])
+
+
+def speaks_transcript(voice_cfg: dict) -> bool:
+    """Whether the configured method needs the utterance's timed words (resynthesize) or only its audio."""
+    return voice_cfg["method"] == "resynthesize"
 
 
 class ConvertVoice(Stage):

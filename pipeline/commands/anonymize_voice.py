@@ -15,7 +15,7 @@ from transforms.audio_io import AudioLimits, decode_audio
 from transforms.identity import Keyring
 from transforms.ingest import entry_from_file, list_audio_files, to_record
 from transforms.records import Rejected
-from transforms.voice import anonymize
+from transforms.voice import anonymize, speaks_transcript
 
 HELP = "convert every audio file under --input to its pseudo-voice, as .wav under --output (speaker = parent folder)"
 
@@ -70,7 +70,7 @@ def main(args, extra) -> int:
 
 def _word_reader(cfg: dict):
     """The timed words the conversion speaks again (method resynthesize), or none (method warp)."""
-    if cfg["voice"]["method"] != "resynthesize":
+    if not speaks_transcript(cfg["voice"]):
         return lambda audio: []
     from transforms.asr import default_cpu_threads, load_whisper, transcribe
 

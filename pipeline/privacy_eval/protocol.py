@@ -23,7 +23,7 @@ from pipeline.privacy_eval.metrics import Lda, equal_error_rate, pitch_correlati
 from transforms.identity import Keyring
 from transforms.ingest import to_record
 from transforms.records import SourceEntry
-from transforms.voice import anonymize, f0_contour
+from transforms.voice import anonymize, f0_contour, speaks_transcript
 
 log = logging.getLogger("deid.privacy")
 
@@ -139,7 +139,7 @@ def evaluate(options: Options, attacker) -> dict:
         return np.stack([attacker.embed(a) for a in audios])
 
     whisper = None
-    if options.voice_cfg["method"] == "resynthesize" or options.wer_clips:
+    if speaks_transcript(options.voice_cfg) or options.wer_clips:
         from transforms.asr import load_whisper
 
         whisper = load_whisper(options.asr_cfg, cpu_threads=options.jobs)
@@ -228,7 +228,7 @@ def _one_secret(options: Options, seed: int, mode: str, material: Material, embe
 def _word_reader(options: Options, whisper):
     """The timed words the pipeline's transcription step would hand the conversion (its own Whisper
     settings), or nothing when the conversion does not use them."""
-    if options.voice_cfg["method"] != "resynthesize":
+    if not speaks_transcript(options.voice_cfg):
         return lambda audio: []
     from transforms.asr import transcribe
 

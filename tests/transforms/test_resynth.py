@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -49,7 +51,7 @@ def test_output_keeps_the_length_and_is_silent_where_no_word_is_spoken(source):
     audio, words = source
     padded = np.concatenate([np.zeros(SR // 2, np.float32), audio])
     shifted = [Word(w.text, w.start + 0.5, w.end + 0.5) for w in words]
-    out = resynthesize(padded, SR, shifted, params(), "slt")
+    out = resynthesize(padded, SR, shifted, params())
     assert out.shape == padded.shape and np.isfinite(out).all() and np.abs(out).max() <= 0.99
     assert np.sqrt(np.mean(out[: int(0.45 * SR)] ** 2)) < 1e-3
     assert np.sqrt(np.mean(out[SR:] ** 2)) > 0.01
@@ -59,7 +61,7 @@ def test_a_pii_word_is_not_spoken(source):
     audio, words = source
     marked = [Word(w.text, w.start, w.end, 1.0, "PERSON" if w.text == "Maria" else None) for w in words]
     name = next(w for w in words if w.text == "Maria")
-    out = resynthesize(audio, SR, marked, params(), "slt")
+    out = resynthesize(audio, SR, marked, params())
     a, b = int((name.start + 0.01) * SR), int((name.end - 0.01) * SR)
     assert np.sqrt(np.mean(out[a:b] ** 2)) < 1e-3 < np.sqrt(np.mean(audio[a:b] ** 2))
 
@@ -67,13 +69,13 @@ def test_a_pii_word_is_not_spoken(source):
 @pytest.mark.parametrize("target_hz", [100.0, 210.0])
 def test_pitch_lands_on_the_pseudo_speakers_median(source, target_hz):
     audio, words = source
-    out = resynthesize(audio, SR, words, params(target_hz), "rms")
+    out = resynthesize(audio, SR, words, dataclasses.replace(params(target_hz), tts_voice="rms"))
     assert abs(median_f0(out, SR) / target_hz - 1.0) < 0.1
 
 
 def test_no_words_gives_silence(source):
     audio, _ = source
-    assert not resynthesize(audio, SR, [], params(), "slt").any()
+    assert not resynthesize(audio, SR, [], params()).any()
 
 
 def test_the_method_is_chosen_by_config_and_the_voice_bank_is_keyed(cfg, source):
