@@ -25,6 +25,7 @@ def _table(header: list[str], rows: list[list]) -> str:
 PRIVACY_FIGURES = (("eer_ignorant", "EER ignorant", "percent"), ("eer_lazy_informed", "EER lazy-informed", "percent"),
                    ("eer_semi_informed_lite", "EER semi-informed-lite", "percent"),
                    ("wer_vs_original_transcript", "WER vs the original's transcript", "percent"),
+                   ("wer_vs_original_transcript_normalised", "the same WER, spelling normalised", "percent"),
                    ("pitch_correlation", "pitch correlation", "ratio"),
                    ("conversion_times_faster_than_real_time", "conversion speed, one core", "speed"))
 

@@ -5,6 +5,8 @@ import re
 
 import numpy as np
 
+from pipeline.privacy_eval.normalise import join_compounds, normalise
+
 
 def equal_error_rate(target: np.ndarray, nontarget: np.ndarray) -> float:
     """The rate at which false acceptances equal false rejections (0 = perfect verifier, 0.5 = chance)."""
@@ -79,12 +81,16 @@ def word_errors(reference: list[str], hypothesis: list[str]) -> int:
     return previous[-1]
 
 
-def word_error_rate(references: list[str], hypotheses: list[str]) -> float:
-    """Corpus word error rate: all errors over all reference words."""
+def word_error_rate(references: list[str], hypotheses: list[str], normalised: bool = False) -> float:
+    """Corpus word error rate: all errors over all reference words. `normalised` compares the words as
+    pipeline.privacy_eval.normalise writes them (spelling, numbers, contractions, compounds)."""
     errors = words = 0
     for ref, hyp in zip(references, hypotheses):
-        ref_words = words_of(ref)
-        errors += word_errors(ref_words, words_of(hyp))
+        if normalised:
+            ref_words, hyp_words = join_compounds(normalise(ref), normalise(hyp))
+        else:
+            ref_words, hyp_words = words_of(ref), words_of(hyp)
+        errors += word_errors(ref_words, hyp_words)
         words += len(ref_words)
     return errors / max(words, 1)
 

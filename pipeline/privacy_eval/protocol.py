@@ -186,6 +186,8 @@ def evaluate(options: Options, attacker) -> dict:
         if wer_count:
             anon_text = [text_of(run.anon_trials[i]) for run in runs for i in wer_indices]
             figures["wer_vs_original_transcript"] = word_error_rate(original_text * len(runs), anon_text)
+            figures["wer_vs_original_transcript_normalised"] = word_error_rate(original_text * len(runs), anon_text,
+                                                                             normalised=True)
             figures["wer_clips"] = wer_count * len(runs)
         correlations = [pitch_correlation(f0_contour(o, SAMPLE_RATE), f0_contour(a, SAMPLE_RATE))
                         for run in runs for o, a in zip(trial_audio, run.anon_trials)]

@@ -5,6 +5,7 @@ def test_privacy_section_shows_every_modes_figures_and_what_they_were_measured_o
     figures = {"attacker": "campp", "speakers": 8, "secrets": 3, "original": {"eer": 0.006},
                "modes": {"speaker": {"eer_ignorant": 0.173, "eer_lazy_informed": 0.325, "eer_semi_informed_lite": 0.19,
                                      "eer_ignorant_per_secret": [0.2, 0.1, 0.22], "wer_vs_original_transcript": 0.04,
+                                     "wer_vs_original_transcript_normalised": 0.031,
                                      "pitch_correlation": 0.962, "conversion_times_faster_than_real_time": 32.1},
                          "utterance": {"eer_ignorant": 0.18, "eer_lazy_informed": 0.146,
                                        "eer_semi_informed_lite": 0.103, "pitch_correlation": 0.96,
@@ -14,6 +15,7 @@ def test_privacy_section_shows_every_modes_figures_and_what_they_were_measured_o
     assert "| EER ignorant | 17.3 % | 18.0 % |" in section
     assert "| EER lazy-informed | 32.5 % | 14.6 % |" in section
     assert "| WER vs the original's transcript | 4.0 % | – |" in section  # utterance mode had no WER run
+    assert "| the same WER, spelling normalised | 3.1 % | – |" in section
     assert "| conversion speed, one core | 32x real time | 33x real time |" in section
     assert "0.6 % on the original speech" in section
     assert "| attacker | campp |" in section and "| secrets | 3 |" in section
