@@ -22,7 +22,9 @@ def _table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
-PRIVACY_FIGURES = (("eer_ignorant", "EER ignorant", "percent"), ("eer_lazy_informed", "EER lazy-informed", "percent"),
+PRIVACY_FIGURES = (("eer_ignorant", "EER ignorant", "percent"),
+                   ("eer_ignorant_within_folder", "EER ignorant, impostors of the same trials folder", "percent"),
+                   ("eer_lazy_informed", "EER lazy-informed", "percent"),
                    ("eer_semi_informed_lite", "EER semi-informed-lite", "percent"),
                    ("wer_vs_original_transcript", "WER vs the original's transcript", "percent"),
                    ("wer_vs_original_transcript_normalised", "the same WER, spelling normalised", "percent"),

@@ -50,6 +50,9 @@ def report_lines(result: dict) -> list[str]:
                               ("semi_informed_lite", "semi-informed-lite")):
             per_secret = ", ".join(_percent(e).strip() for e in f[f"eer_{attack}_per_secret"])
             lines.append(f"  EER {label:<24}{_percent(f['eer_' + attack])}  [{per_secret}]")
+            if f"eer_{attack}_within_folder" in f:
+                lines.append(f"      non-targets of the same trials folder only: "
+                             f"{_percent(f[f'eer_{attack}_within_folder']).strip()}")
         if "wer_vs_original_transcript" in f:
             lines.append(f"  WER vs original transcript  {_percent(f['wer_vs_original_transcript'])} "
                          f"({f['wer_clips']} converted clips over the secrets)")

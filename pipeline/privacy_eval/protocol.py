@@ -80,12 +80,22 @@ class Converter:
             self.executor.shutdown()
 
 
-def _enrollment_scores(enroll_emb: dict, trial_emb: np.ndarray, trial_speakers: list) -> tuple:
+def _folder(speaker: str) -> str:
+    return speaker.rpartition("/")[0]
+
+
+def _enrollment_scores(enroll_emb: dict, trial_emb: np.ndarray, trial_speakers: list,
+                       within_folder: bool = False) -> tuple:
+    """Target and non-target cosine scores of every trial against every enrolled speaker. `within_folder`
+    keeps only the non-target pairs whose two speakers come from the same trials folder (corpus)."""
     speakers = sorted(enroll_emb)
     models = unit_rows(np.stack([unit_rows(enroll_emb[s]).mean(axis=0) for s in speakers]))
     scores = unit_rows(trial_emb) @ models.T
     same = np.array([[t == s for s in speakers] for t in trial_speakers])
-    return scores[same], scores[~same]
+    other = ~same
+    if within_folder:
+        other &= np.array([[_folder(t) == _folder(s) for s in speakers] for t in trial_speakers])
+    return scores[same], scores[other]
 
 
 def _eer(enroll_emb: dict, trial_emb: np.ndarray, trial_speakers: list) -> float:
@@ -180,6 +190,10 @@ def evaluate(options: Options, attacker) -> dict:
             nontarget = np.concatenate([run.scores[attack][1] for run in runs])
             figures[f"eer_{attack}"] = equal_error_rate(target, nontarget)
             figures[f"eer_{attack}_per_secret"] = [equal_error_rate(*run.scores[attack]) for run in runs]
+            within = f"{attack}_within_folder"
+            if within in runs[0].scores:
+                figures[f"eer_{within}"] = equal_error_rate(np.concatenate([run.scores[within][0] for run in runs]),
+                                                            np.concatenate([run.scores[within][1] for run in runs]))
         timing = sum(run.cpu_seconds for run in runs) / sum(run.audio_seconds for run in runs)
         figures["conversion_cpu_s_per_audio_s"] = timing
         figures["conversion_times_faster_than_real_time"] = 1.0 / timing if timing else float("inf")
@@ -218,13 +232,26 @@ def _one_secret(options: Options, seed: int, mode: str, material: Material, embe
     anon_trial_emb = embed(anon_trials)
     attacker_enroll_emb = {s: embed(a) for s, a in attacker_enroll.items()}
     lda = Lda().fit(embed(anon_pool), [c.speaker for c, _, _ in m.pool_halves])
-    scores = {
-        "ignorant": _enrollment_scores(m.original_enroll, anon_trial_emb, trial_speakers),
-        "lazy_informed": _enrollment_scores(attacker_enroll_emb, anon_trial_emb, trial_speakers),
-        "semi_informed_lite": _enrollment_scores({s: lda.transform(e) for s, e in attacker_enroll_emb.items()},
-                                                 lda.transform(anon_trial_emb), trial_speakers),
+    enrollments = {
+        "ignorant": (m.original_enroll, anon_trial_emb),
+        "lazy_informed": (attacker_enroll_emb, anon_trial_emb),
+        "semi_informed_lite": ({s: lda.transform(e) for s, e in attacker_enroll_emb.items()},
+                               lda.transform(anon_trial_emb)),
     }
+    scores = {attack: _enrollment_scores(enroll, trial, trial_speakers)
+              for attack, (enroll, trial) in enrollments.items()}
+    if _folders_with_impostors(trial_speakers):
+        scores.update({f"{attack}_within_folder": _enrollment_scores(enroll, trial, trial_speakers, within_folder=True)
+                       for attack, (enroll, trial) in enrollments.items()})
     return SecretRun(scores, anon_trials, converter.cpu_seconds, converter.audio_seconds)
+
+
+def _folders_with_impostors(trial_speakers: list) -> bool:
+    """Whether the trials come from more than one folder, at least one of them with two speakers: only then
+    does an EER over same-folder non-targets differ from the pooled one and have pairs to count."""
+    speakers = set(trial_speakers)
+    folders = {_folder(s) for s in speakers}
+    return len(folders) > 1 and any(sum(_folder(s) == f for s in speakers) > 1 for f in folders)
 
 
 def _word_reader(options: Options, whisper):

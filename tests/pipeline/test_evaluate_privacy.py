@@ -135,3 +135,29 @@ def test_privacy_command_reports_every_figure_with_the_campp_attacker(tmp_path, 
     assert "EER lazy-informed" in result.stdout
     for text in (result.stdout, result.stderr, out.read_text()):
         assert "en_us_m3" not in text and "flite_slt" not in text  # no speaker (folder) name leaks
+
+
+def test_within_folder_scores_keep_only_impostors_of_the_trials_own_folder():
+    from pipeline.privacy_eval.protocol import _enrollment_scores, _folders_with_impostors
+
+    # The embedding knows each clip's corpus (first axis) and nothing of the speaker within it: pooled over
+    # corpora a verifier looks better than chance, within a corpus it is at chance.
+    rng = np.random.default_rng(3)
+    speakers = ["vctk/a", "vctk/b", "vcc/c", "vcc/d"]
+
+    def clips(speaker, n):
+        corpus_axis = np.zeros(16)
+        corpus_axis[0] = 3.0 if speaker.startswith("vctk") else -3.0
+        return corpus_axis + rng.normal(size=(n, 16))
+
+    enroll = {s: clips(s, 3) for s in speakers}
+    trial_speakers = [s for s in speakers for _ in range(200)]
+    trials = np.concatenate([clips(s, 200) for s in speakers])
+    target, nontarget = _enrollment_scores(enroll, trials, trial_speakers)
+    within_target, within_nontarget = _enrollment_scores(enroll, trials, trial_speakers, within_folder=True)
+    assert len(nontarget) == 800 * 3 and len(within_nontarget) == 800 and np.array_equal(target, within_target)
+    assert equal_error_rate(target, nontarget) < 0.4
+    assert equal_error_rate(within_target, within_nontarget) == pytest.approx(0.5, abs=0.08)
+    assert _folders_with_impostors(trial_speakers)
+    assert not _folders_with_impostors(["vctk/a", "vctk/b"])            # one folder: the same as pooled
+    assert not _folders_with_impostors(["vctk/a", "vcc/c"])             # no same-folder impostor at all
