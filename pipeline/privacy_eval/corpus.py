@@ -45,6 +45,11 @@ def speaker_clips(folders: list[str], per_speaker: int = 0) -> dict[str, list[Cl
     return speakers
 
 
+def folder_of(speaker: str) -> str:
+    """The trials folder a `speaker_clips` key ("<folder>/<speaker>") comes from."""
+    return speaker.rpartition("/")[0]
+
+
 def split_enrollment(speakers: dict[str, list[Clip]], enroll: int) -> tuple[dict, list]:
     """The first `enroll` clips of each speaker enroll them; the rest are trials (speaker, clip)."""
     enrollment, trials = {}, []

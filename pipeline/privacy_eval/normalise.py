@@ -30,17 +30,19 @@ _BRITISH_STEMS = {
     "vapour": "vapor", "odour": "odor", "armour": "armor", "savour": "savor", "parlour": "parlor",
     "endeavour": "endeavor", "vigour": "vigor", "splendour": "splendor", "tumour": "tumor", "valour": "valor",
     "centre": "center", "theatre": "theater", "metre": "meter", "litre": "liter", "fibre": "fiber",
-    "sombre": "somber", "grey": "gray", "realis": "realiz", "organis": "organiz", "recognis": "recogniz",
-    "apologis": "apologiz", "emphasis": "emphasiz", "criticis": "criticiz", "travell": "travel",
-    "cancell": "cancel", "jewell": "jewel", "programme": "program", "catalogue": "catalog",
-    "dialogue": "dialog", "analys": "analyz", "defence": "defense", "offence": "offense", "licence": "license",
-    "plough": "plow", "cheque": "check", "tyre": "tire", "storey": "story", "mould": "mold",
+    "sombre": "somber", "grey": "gray", "travell": "travel", "cancell": "cancel", "jewell": "jewel",
+    "programme": "program", "catalogue": "catalog", "dialogue": "dialog", "defence": "defense",
+    "offence": "offense", "licence": "license", "plough": "plow", "cheque": "check", "tyre": "tire",
+    "storey": "story", "mould": "mold",
 }
-_INFLECTIONS = ("", "s", "e", "es", "ed", "ing", "ful", "less", "able", "er", "ers", "ation", "ations")
-_SPELLING = {stem + ending: american + ending for stem, american in _BRITISH_STEMS.items()
-             for ending in _INFLECTIONS}
-# "emphasis" itself is a noun in both spellings; only its verb forms differ.
-_SPELLING.pop("emphasis")
+_INFLECTIONS = ("", "s", "es", "ed", "ing", "ful", "less", "able", "er", "ers", "ation", "ations")
+# -ise / -yse verbs: only their verb forms differ ("emphasis" is a noun in both spellings, "emphasise" is not).
+_BRITISH_VERB_STEMS = {"realis": "realiz", "organis": "organiz", "recognis": "recogniz", "apologis": "apologiz",
+                       "emphasis": "emphasiz", "criticis": "criticiz", "analys": "analyz"}
+_VERB_ENDINGS = ("e", "es", "ed", "ing", "able", "er", "ers", "ation", "ations")
+_SPELLING = {stem + ending: american + ending
+             for stems, endings in ((_BRITISH_STEMS, _INFLECTIONS), (_BRITISH_VERB_STEMS, _VERB_ENDINGS))
+             for stem, american in stems.items() for ending in endings}
 _HESITATIONS = {"um", "umm", "uh", "uhh", "hmm", "mm", "mhm", "er", "erm", "ah", "eh"}
 
 _CURRENCY = re.compile(r"([$£€])\s?(\d[\d,]*(?:\.\d+)?)")

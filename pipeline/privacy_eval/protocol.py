@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.privacy_eval.corpus import (SAMPLE_RATE, Clip, pool_clips, read_clip, speaker_clips,
+from pipeline.privacy_eval.corpus import (SAMPLE_RATE, Clip, folder_of, pool_clips, read_clip, speaker_clips,
                                           split_enrollment)
 from pipeline.privacy_eval.metrics import Lda, equal_error_rate, pitch_correlation, unit_rows, word_error_rate
 from transforms.identity import Keyring
@@ -80,10 +80,6 @@ class Converter:
             self.executor.shutdown()
 
 
-def _folder(speaker: str) -> str:
-    return speaker.rpartition("/")[0]
-
-
 def _enrollment_scores(enroll_emb: dict, trial_emb: np.ndarray, trial_speakers: list,
                        within_folder: bool = False) -> tuple:
     """Target and non-target cosine scores of every trial against every enrolled speaker. `within_folder`
@@ -94,7 +90,7 @@ def _enrollment_scores(enroll_emb: dict, trial_emb: np.ndarray, trial_speakers: 
     same = np.array([[t == s for s in speakers] for t in trial_speakers])
     other = ~same
     if within_folder:
-        other &= np.array([[_folder(t) == _folder(s) for s in speakers] for t in trial_speakers])
+        other &= np.array([[folder_of(t) == folder_of(s) for s in speakers] for t in trial_speakers])
     return scores[same], scores[other]
 
 
@@ -185,23 +181,19 @@ def evaluate(options: Options, attacker) -> dict:
         runs = [_one_secret(options, seed, mode, material, embed)
                 for seed in range(options.seed, options.seed + options.secrets)]
         figures = {}
+        for key in runs[0].scores:      # each attack, and its same-folder variant where there is one
+            figures[f"eer_{key}"] = equal_error_rate(*(np.concatenate([run.scores[key][i] for run in runs])
+                                                       for i in (0, 1)))
         for attack in ATTACKS:
-            target = np.concatenate([run.scores[attack][0] for run in runs])
-            nontarget = np.concatenate([run.scores[attack][1] for run in runs])
-            figures[f"eer_{attack}"] = equal_error_rate(target, nontarget)
             figures[f"eer_{attack}_per_secret"] = [equal_error_rate(*run.scores[attack]) for run in runs]
-            within = f"{attack}_within_folder"
-            if within in runs[0].scores:
-                figures[f"eer_{within}"] = equal_error_rate(np.concatenate([run.scores[within][0] for run in runs]),
-                                                            np.concatenate([run.scores[within][1] for run in runs]))
         timing = sum(run.cpu_seconds for run in runs) / sum(run.audio_seconds for run in runs)
         figures["conversion_cpu_s_per_audio_s"] = timing
         figures["conversion_times_faster_than_real_time"] = 1.0 / timing if timing else float("inf")
         if wer_count:
             anon_text = [text_of(run.anon_trials[i]) for run in runs for i in wer_indices]
-            figures["wer_vs_original_transcript"] = word_error_rate(original_text * len(runs), anon_text)
-            figures["wer_vs_original_transcript_normalised"] = word_error_rate(original_text * len(runs), anon_text,
-                                                                             normalised=True)
+            reference = original_text * len(runs)
+            figures["wer_vs_original_transcript"] = word_error_rate(reference, anon_text)
+            figures["wer_vs_original_transcript_normalised"] = word_error_rate(reference, anon_text, normalised=True)
             figures["wer_clips"] = wer_count * len(runs)
         correlations = [pitch_correlation(f0_contour(o, SAMPLE_RATE), f0_contour(a, SAMPLE_RATE))
                         for run in runs for o, a in zip(trial_audio, run.anon_trials)]
@@ -250,8 +242,8 @@ def _folders_with_impostors(trial_speakers: list) -> bool:
     """Whether the trials come from more than one folder, at least one of them with two speakers: only then
     does an EER over same-folder non-targets differ from the pooled one and have pairs to count."""
     speakers = set(trial_speakers)
-    folders = {_folder(s) for s in speakers}
-    return len(folders) > 1 and any(sum(_folder(s) == f for s in speakers) > 1 for f in folders)
+    folders = {folder_of(s) for s in speakers}
+    return len(folders) > 1 and any(sum(folder_of(s) == f for s in speakers) > 1 for f in folders)
 
 
 def _word_reader(options: Options, whisper):
