@@ -153,6 +153,8 @@ def validate(cfg: dict) -> dict:
     if not voice["tts_voices"] or not set(voice["tts_voices"]) <= set(VOICES):
         raise ConfigError(f"config key 'voice.tts_voices' must be a non-empty list of {list(VOICES)}, "
                           f"got {voice['tts_voices']!r}")
+    if voice["noise_floor_dbfs"] != 0 and not -96.0 <= voice["noise_floor_dbfs"] <= -30.0:
+        raise ConfigError("config key 'voice.noise_floor_dbfs' must be 0 (none) or between -96 and -30 dBFS")
     if not 0.0 <= voice["breathiness_max"] <= 0.9:
         raise ConfigError("config key 'voice.breathiness_max' must be between 0 and 0.9")
     if cfg["audio"]["sample_rate"] != 16000:

@@ -53,6 +53,7 @@ class VoiceParams:
     high_band_tilt_db: float = 0.0  # the replacement's slope, dB (power) per octave
     tts_voice: str = ""         # the synthetic voice that speaks the words (method resynthesize)
     tts_warp: float = 1.0       # frequency warp of the synthetic voice's envelope (method resynthesize)
+    noise_floor_dbfs: float = 0.0  # level of the comfort noise under the resynthesis (0 = none)
 
 
 def _between(u: float, low: float, high: float) -> float:
@@ -78,7 +79,8 @@ def derive_params(seed: bytes, voice_cfg: dict) -> VoiceParams:
     tts_warp = float(np.exp(_between(warp_draw, np.log(voice_cfg["tts_formant_min"]),
                                      np.log(voice_cfg["tts_formant_max"]))))
     return VoiceParams(f0, spread, formant, slopes, breath, cutoff, voice_cfg["normalize_vtl"],
-                       voice_cfg["max_warp"], voice_cfg["high_band_hz"], tilt, tts_voice, tts_warp)
+                       voice_cfg["max_warp"], voice_cfg["high_band_hz"], tilt, tts_voice, tts_warp,
+                       voice_cfg["noise_floor_dbfs"])
 
 
 def draw_warp(u: float, low: float, high: float, floor: float) -> float:

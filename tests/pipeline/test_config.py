@@ -42,6 +42,8 @@ def test_override_file_merges_over_defaults(tmp_path):
     ("voice:\n  high_band_hz: 500.0\n", "voice.high_band_hz"),
     ("voice:\n  high_band_hz: 9000.0\n", "voice.high_band_hz"),
     ("voice:\n  high_band_tilt_min_db: 1.0\n", "voice.high_band_tilt_min_db"),
+    ("voice:\n  noise_floor_dbfs: -20.0\n", "voice.noise_floor_dbfs"),
+    ("voice:\n  noise_floor_dbfs: 3\n", "voice.noise_floor_dbfs"),
     ("audio:\n  sample_rate: 22050\n", "audio.sample_rate"),
 ])
 def test_bad_key_or_value_is_named(tmp_path, text, key):

@@ -5,7 +5,7 @@ import pytest
 
 from transforms.flite import speak
 from transforms.records import Word
-from transforms.resynth import frame_map, phrases, resynthesize, spoken_tokens
+from transforms.resynth import comfort_noise, frame_map, phrases, resynthesize, spoken_tokens
 from transforms.voice import VoiceParams, anonymize, median_f0
 
 SR = 16000
@@ -73,9 +73,35 @@ def test_pitch_lands_on_the_pseudo_speakers_median(source, target_hz):
     assert abs(median_f0(out, SR) / target_hz - 1.0) < 0.1
 
 
+def _rms_db(x: np.ndarray) -> float:
+    return float(20 * np.log10(np.sqrt(np.mean(np.square(x, dtype=np.float64)))))
+
+
+def test_comfort_noise_has_its_level_is_repeatable_and_differs_between_clips():
+    silence = np.zeros(SR, np.float32)
+    floor = comfort_noise(silence, -55.0)
+    assert floor.dtype == np.float32 and abs(_rms_db(floor) + 55.0) < 0.3
+    assert np.array_equal(floor, comfort_noise(silence, -55.0))
+    other = comfort_noise(np.concatenate([silence[1:], [0.1]]).astype(np.float32), -55.0)
+    assert abs(np.corrcoef(floor[:-1], other[:-1])[0, 1]) < 0.05
+    assert comfort_noise(silence, 0.0) is silence
+
+
+def test_the_pauses_and_an_unspoken_pii_word_hold_the_noise_floor_only(source):
+    audio, words = source
+    padded = np.concatenate([np.zeros(SR // 2, np.float32), audio])
+    marked = [Word(w.text, w.start + 0.5, w.end + 0.5, 1.0, "PERSON" if w.text == "Maria" else None) for w in words]
+    name = next(w for w in marked if w.text == "Maria")
+    out = resynthesize(padded, SR, marked, dataclasses.replace(params(), noise_floor_dbfs=-50.0))
+    a, b = int((name.start + 0.01) * SR), int((name.end - 0.01) * SR)
+    assert abs(_rms_db(out[: int(0.45 * SR)]) + 50.0) < 1.0 and abs(_rms_db(out[a:b]) + 50.0) < 1.0
+    assert _rms_db(out[SR:]) > -40.0
+
+
 def test_no_words_gives_silence(source):
     audio, _ = source
     assert not resynthesize(audio, SR, [], params()).any()
+    assert abs(_rms_db(resynthesize(audio, SR, [], dataclasses.replace(params(), noise_floor_dbfs=-60.0))) + 60) < 0.3
 
 
 def test_the_method_is_chosen_by_config_and_the_voice_bank_is_keyed(cfg, source):
@@ -85,6 +111,7 @@ def test_the_method_is_chosen_by_config_and_the_voice_bank_is_keyed(cfg, source)
     warped = anonymize(audio, SR, b"seed-one", dict(cfg["voice"], method="warp"), words)
     assert out.shape == warped.shape == audio.shape and not np.allclose(out, warped, atol=0.05)
     assert np.array_equal(out, anonymize(audio, SR, b"seed-one", voice_cfg, words))
+    assert abs(_rms_db(out[-SR // 20:]) - voice_cfg["noise_floor_dbfs"]) < 1.0   # the trailing pause
     from transforms.voice import derive_params
 
     drawn = {derive_params(f"seed-{i}".encode(), voice_cfg).tts_voice for i in range(40)}
