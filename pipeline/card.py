@@ -50,6 +50,11 @@ def _privacy_section(privacy: dict | None) -> str:
             f"Measured on:\n\n{_table(['setting', 'value'], setup)}")
 
 
+def _noise_floor(voice: dict) -> str:
+    level = voice["noise_floor_dbfs"]
+    return f" over a white-noise floor at {level:g} dBFS" if level else " with pauses in digital silence"
+
+
 def _voice_line(voice: dict) -> str:
     mode = (f"mode `{voice['mode']}` (`speaker`: one pseudo-voice per speaker; `utterance`: a new one per "
             f"utterance)")
@@ -57,8 +62,8 @@ def _voice_line(voice: dict) -> str:
     if speaks_transcript(voice):
         return (f"no recording keeps its speaker's voice: the transcript's words were spoken again by a synthetic "
                 f"voice (Flite {', '.join(voice['tts_voices'])}) in the recording's phrase timing, at {pitch}, "
-                f"through the WORLD vocoder, {mode}. PII words were not spoken. The audio says what the transcript "
-                f"says; it carries no speaker's timbre, intonation or recording conditions.")
+                f"through the WORLD vocoder{_noise_floor(voice)}, {mode}. PII words were not spoken. The audio says "
+                f"what the transcript says; it carries no speaker's timbre, intonation or recording conditions.")
     return (f"the speaker's own voice converted with the WORLD vocoder to {pitch}, spectral envelope warped, "
             f"{mode}.")
 
