@@ -83,8 +83,8 @@ def _rms(x: np.ndarray) -> float:
 
 def comfort_noise(signal: np.ndarray, level_dbfs: float) -> np.ndarray:
     """`signal` over white noise of RMS `level_dbfs` (0 = returned as it is). The noise is drawn from a hash
-    of the signal itself: the same output for the same input, a different noise for every clip, and nothing
-    of the key or the speaker in it."""
+    of the signal itself: the same output for the same input, a different noise for every different signal,
+    and nothing in it that the signal does not already carry."""
     if level_dbfs == 0:
         return signal
     rng = np.random.default_rng(zlib.crc32(signal.tobytes()))
