@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from transforms.synth_voices import describe
 from transforms.voice import speaks_transcript
 
 
@@ -61,7 +62,7 @@ def _voice_line(voice: dict) -> str:
     pitch = f"a keyed pseudo-speaker's pitch (median drawn from {voice['f0_min_hz']}-{voice['f0_max_hz']} Hz)"
     if speaks_transcript(voice):
         return (f"no recording keeps its speaker's voice: the transcript's words were spoken again by a synthetic "
-                f"voice (Flite {', '.join(voice['tts_voices'])}) in the recording's phrase timing, at {pitch}, "
+                f"voice ({describe(voice['tts_voices'])}) in the recording's phrase timing, at {pitch}, "
                 f"through the WORLD vocoder{_noise_floor(voice)}, {mode}. PII words were not spoken. The audio says "
                 f"what the transcript says; it carries no speaker's timbre, intonation or recording conditions.")
     return (f"the speaker's own voice converted with the WORLD vocoder to {pitch}, spectral envelope warped, "

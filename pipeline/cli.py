@@ -13,14 +13,14 @@ import pipeline.commands
 from pipeline.config import ConfigError
 from pipeline.models import ModelError
 from pipeline.secrets import SecretError
-from transforms.flite import FliteUnavailable
+from transforms.synth_voices import UNAVAILABLE
 
 
 def command_names() -> list[str]:
     """Every module in pipeline/commands is a command; `anonymize_voice` is called `anonymize-voice`."""
     return [m.name.replace("_", "-") for m in pkgutil.iter_modules(pipeline.commands.__path__)]
 
-USER_ERRORS = (ConfigError, ModelError, SecretError, FliteUnavailable, FileNotFoundError, FileExistsError)
+USER_ERRORS = (ConfigError, ModelError, SecretError, *UNAVAILABLE, FileNotFoundError, FileExistsError)
 
 
 class _DropImportNoise(logging.Filter):

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from transforms.flite import VOICES
+from transforms.synth_voices import VOICES
 
 
 class ConfigError(ValueError):

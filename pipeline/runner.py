@@ -115,7 +115,7 @@ def run_job(input_path: str, output: str, cfg: dict, secret, secret_source: str,
     guard_output(output, overwrite)
     runner = options.view_as(StandardOptions).runner
     if speaks_transcript(cfg["voice"]) and not is_remote_runner(runner):
-        from transforms.flite import check
+        from transforms.synth_voices import check
 
         check(cfg["voice"]["tts_voices"])
     if is_remote_runner(runner) and isinstance(secret, InlineSecret):

@@ -3,8 +3,8 @@ phrase timing, at the pseudo-speaker's pitch, through WORLD.
 
 The signal-processing conversion (transforms.voice.convert) keeps the source's spectral envelope and only
 moves it; every variant of it measured left a verifier 15-22 % EER (README). Here nothing of the source's
-envelope, aperiodicity or voice quality reaches the output: the envelope is the synthetic voice's (Flite,
-the whole utterance read at once), each phrase of it stretched onto the source phrase's span in Whisper's
+envelope, aperiodicity or voice quality reaches the output: the envelope is the synthetic voice's (Festival's
+HTS voice or one of Flite's, transforms.synth_voices; the whole utterance read at once), each phrase of it stretched onto the source phrase's span in Whisper's
 word times, its level following the source phrase by phrase, then warped by a small keyed factor; the pitch is
 the synthetic voice's own intonation normalised to the pseudo-speaker's median and spread
 (transforms.voice.map_f0). Carrying the source's intonation over instead cost 3 points of word error rate
@@ -23,7 +23,7 @@ import numpy as np
 import pyworld as pw
 
 from transforms.audio_io import resample
-from transforms.flite import speak
+from transforms.synth_voices import speak
 from transforms.voice import (VoiceParams, map_f0, pseudo_aperiodicity, resample_bins, synthesize_to_length,
                               warp_source_bins)
 
@@ -105,7 +105,7 @@ def resynthesize(audio: np.ndarray, sample_rate: int, words: list, params: Voice
         return comfort_noise(np.zeros(len(x), dtype=np.float32), params.noise_floor_dbfs)
     spoken = speak(tokens, params.tts_voice)
     if len(spoken.spans) != len(tokens):
-        raise ValueError(f"Flite split {len(tokens)} tokens into {len(spoken.spans)}")
+        raise ValueError(f"the synthetic voice split {len(tokens)} tokens into {len(spoken.spans)}")
     tts = resample(spoken.audio, spoken.sample_rate, sample_rate).astype(np.float64)
     f0_tts, tts_times = pw.dio(tts, sample_rate, frame_period=frame_period_ms)
     f0_tts = pw.stonemask(tts, f0_tts, tts_times, sample_rate)

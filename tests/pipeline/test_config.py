@@ -45,6 +45,8 @@ def test_override_file_merges_over_defaults(tmp_path):
     ("voice:\n  noise_floor_dbfs: -20.0\n", "voice.noise_floor_dbfs"),
     ("voice:\n  noise_floor_dbfs: 3\n", "voice.noise_floor_dbfs"),
     ("audio:\n  sample_rate: 22050\n", "audio.sample_rate"),
+    ("voice:\n  tts_voices: [kal16]\n", "voice.tts_voices"),
+    ("voice:\n  tts_voices: []\n", "voice.tts_voices"),
 ])
 def test_bad_key_or_value_is_named(tmp_path, text, key):
     path = tmp_path / "c.yaml"
@@ -53,6 +55,13 @@ def test_bad_key_or_value_is_named(tmp_path, text, key):
         config.load(str(path))
     assert f"'{key}'" in str(error.value)
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("voices", [["slt", "rms", "awb"], ["slt_hts"], ["slt_hts", "rms"]])
+def test_voices_of_either_engine_make_a_bank(tmp_path, voices):
+    path = tmp_path / "c.yaml"
+    path.write_text(f"voice:\n  tts_voices: {voices}\n")
+    assert config.load(str(path))["voice"]["tts_voices"] == voices
 
 
 def test_invalid_yaml_is_one_line(tmp_path):

@@ -47,29 +47,31 @@ def test_frames_of_a_phrase_take_the_synthetic_phrase_in_order_and_the_rest_is_s
     assert inside[0] == 200 and inside[-1] == 229 and (np.diff(inside) >= 0).all()
 
 
-def test_output_keeps_the_length_and_is_silent_where_no_word_is_spoken(source):
+@pytest.mark.parametrize("voice", ["slt", "slt_hts"])
+def test_output_keeps_the_length_and_is_silent_where_no_word_is_spoken(source, voice):
     audio, words = source
     padded = np.concatenate([np.zeros(SR // 2, np.float32), audio])
     shifted = [Word(w.text, w.start + 0.5, w.end + 0.5) for w in words]
-    out = resynthesize(padded, SR, shifted, params())
+    out = resynthesize(padded, SR, shifted, dataclasses.replace(params(), tts_voice=voice))
     assert out.shape == padded.shape and np.isfinite(out).all() and np.abs(out).max() <= 0.99
     assert np.sqrt(np.mean(out[: int(0.45 * SR)] ** 2)) < 1e-3
     assert np.sqrt(np.mean(out[SR:] ** 2)) > 0.01
 
 
-def test_a_pii_word_is_not_spoken(source):
+@pytest.mark.parametrize("voice", ["slt", "slt_hts"])
+def test_a_pii_word_is_not_spoken(source, voice):
     audio, words = source
     marked = [Word(w.text, w.start, w.end, 1.0, "PERSON" if w.text == "Maria" else None) for w in words]
     name = next(w for w in words if w.text == "Maria")
-    out = resynthesize(audio, SR, marked, params())
+    out = resynthesize(audio, SR, marked, dataclasses.replace(params(), tts_voice=voice))
     a, b = int((name.start + 0.01) * SR), int((name.end - 0.01) * SR)
     assert np.sqrt(np.mean(out[a:b] ** 2)) < 1e-3 < np.sqrt(np.mean(audio[a:b] ** 2))
 
 
-@pytest.mark.parametrize("target_hz", [100.0, 210.0])
-def test_pitch_lands_on_the_pseudo_speakers_median(source, target_hz):
+@pytest.mark.parametrize("voice, target_hz", [("rms", 100.0), ("rms", 210.0), ("slt_hts", 100.0), ("slt_hts", 210.0)])
+def test_pitch_lands_on_the_pseudo_speakers_median(source, voice, target_hz):
     audio, words = source
-    out = resynthesize(audio, SR, words, dataclasses.replace(params(target_hz), tts_voice="rms"))
+    out = resynthesize(audio, SR, words, dataclasses.replace(params(target_hz), tts_voice=voice))
     assert abs(median_f0(out, SR) / target_hz - 1.0) < 0.1
 
 

@@ -1,0 +1,82 @@
+import numpy as np
+import pytest
+
+from transforms import festival
+from transforms.festival import VOICES, FestivalUnavailable, speak
+
+
+def test_every_token_gets_an_ordered_span_inside_the_audio():
+    tokens = ["Please", "call", "Stella,", "ask", "her", "to", "bring", "$25", "and", "3", "U.S.", "checks."]
+    spoken = speak(tokens, "slt_hts")
+    duration = len(spoken.audio) / spoken.sample_rate
+    assert 2.0 < duration < 10.0
+    assert len(spoken.spans) == len(tokens)
+    ends = [0.0]
+    for start, end in spoken.spans:
+        assert ends[-1] - 1e-3 <= start < end <= duration
+        ends.append(end)
+    lengths = [end - start for start, end in spoken.spans]
+    assert lengths.index(max(lengths)) == tokens.index("$25")
+
+
+def test_a_token_without_a_spoken_word_has_no_span_and_quotes_are_text():
+    spoken = speak(["hello", ";", '"quoted"', "back\\slash", "world"], "slt_hts")
+    assert spoken.spans[1] is None
+    assert all(span is not None for i, span in enumerate(spoken.spans) if i != 1)
+    assert np.abs(spoken.audio).max() > 0.05 and np.isfinite(spoken.audio).all()
+
+
+def test_the_same_text_gives_the_same_samples():
+    first = speak(["hello", "world", "again"], "slt_hts")
+    speak(["something", "else", "between"], "slt_hts")
+    assert np.array_equal(first.audio, speak(["hello", "world", "again"], "slt_hts").audio)
+
+
+def test_an_unknown_voice_is_a_clear_error():
+    with pytest.raises(FestivalUnavailable, match="unknown Festival voice 'nobody'"):
+        speak(["hello"], "nobody")
+
+
+def test_an_expression_that_fails_is_reported_and_festival_goes_on():
+    process = festival._festival()
+    with process.lock, pytest.raises(festival._Failed):
+        process._ask("(car 1)")
+    assert speak(["still", "here"], "slt_hts").spans[1] is not None
+
+
+def test_a_festival_that_died_is_started_again():
+    festival._festival().proc.kill()
+    festival._festival().proc.wait()
+    assert len(speak(["back", "again"], "slt_hts").spans) == 2
+
+
+def _spans_in_a_forked_child(queue):
+    queue.put(speak(["from", "the", "child"], "slt_hts").spans)
+
+
+def test_a_forked_child_starts_its_own_festival_and_the_parents_goes_on():
+    import multiprocessing
+
+    parent = festival._festival()
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_spans_in_a_forked_child, args=(queue,))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0 and len(queue.get(timeout=5)) == 3
+    assert festival._festival() is parent and parent.proc.poll() is None
+    assert len(speak(["parent", "again"], "slt_hts").spans) == 2
+
+
+def test_the_helpers_cpu_time_is_counted_and_survives_a_restart():
+    before = festival.helper_cpu_seconds()
+    speak(["a", "longer", "sentence", "to", "spend", "some", "time", "on", "synthesis"] * 4, "slt_hts")
+    spent = festival.helper_cpu_seconds()
+    assert spent > before
+    festival._festival().close()
+    assert festival.helper_cpu_seconds() >= spent
+
+
+def test_the_bank_names_only_installed_voices():
+    assert set(VOICES) == {"slt_hts"}
+    festival.check(VOICES)

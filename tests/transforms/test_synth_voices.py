@@ -1,0 +1,31 @@
+import pytest
+
+from transforms import festival, flite
+from transforms.synth_voices import ENGINES, VOICES, check, describe, speak
+
+
+def test_every_voice_of_both_engines_is_in_the_bank_once():
+    assert sorted(VOICES) == sorted([*flite.VOICES, *festival.VOICES])
+    assert ENGINES["slt"] is flite and ENGINES["slt_hts"] is festival
+
+
+@pytest.mark.parametrize("voice", ["rms", "slt_hts"])
+def test_a_voice_is_spoken_by_its_own_engine_with_a_span_per_token(voice):
+    spoken = speak(["ship", "warped", "around", "the", "island"], voice)
+    assert len(spoken.spans) == 5
+    assert spoken.sample_rate == (16000 if voice == "rms" else 32000)
+
+
+def test_an_unknown_voice_is_one_clear_error():
+    with pytest.raises(flite.FliteUnavailable, match="unknown synthetic voice 'nobody'"):
+        speak(["hello"], "nobody")
+
+
+def test_check_loads_the_voices_of_both_engines():
+    check(["awb", "slt_hts"])
+
+
+def test_the_card_names_each_engine_with_its_voices():
+    assert describe(["slt", "rms"]) == "Flite slt, rms"
+    assert describe(["slt_hts"]) == "Festival HTS slt"
+    assert describe(["slt_hts", "awb"]) == "Flite awb; Festival HTS slt"

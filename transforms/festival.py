@@ -1,0 +1,189 @@
+"""Speech synthesis with the Festival system's HTS voice (Debian's festival and festvox-us-slt-hts), with the
+time span of every whitespace-separated token of the input, as transforms.flite gives them.
+
+Festival has no C library to call in process here, so one festival process per Python process reads
+Scheme on its standard input and answers on its standard error (unbuffered, unlike its standard output):
+a voice loads once (about 0.2 s), then a sentence takes tens of milliseconds. Its wave goes through a file
+in a private temporary folder, overwritten by each utterance and removed with the process. Nothing of what
+Festival prints is logged: its error messages can quote the text it was given.
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import select
+import shutil
+import subprocess
+import tempfile
+import threading
+
+import numpy as np
+import soundfile as sf
+
+from transforms.flite import Spoken
+
+# Name in the voice bank -> Festival's function that selects the voice.
+VOICES = {"slt_hts": "voice_cmu_us_slt_arctic_hts"}
+REPLY_TIMEOUT_S = 120.0
+_END = "DEID-END"
+
+# Each token's spoken words, as "TOK start end start end ...": a word is spoken when its syllables have
+# segments (Festival keeps punctuation as words without any). A word starts where the segment before its first
+# one ends, so that a token's span holds its leading closure, as Flite's spans do.
+_SPANS = """
+(define (deid_spans utt)
+  (let ((tok (utt.relation.first utt 'Token)))
+    (while tok
+      (format stderr "TOK")
+      (mapcar
+       (lambda (w)
+         (if (and (item.relation w 'Word)
+                  (not (string-equal "0" (item.feat w "R:Word.R:SylStructure.daughter1.daughter1.name"))))
+             (format stderr " %s %s"
+                     (item.feat w "R:Word.R:SylStructure.daughter1.daughter1.R:Segment.p.end")
+                     (item.feat w "R:Word.word_end"))))
+       (item.daughters tok))
+      (format stderr "\\n")
+      (set! tok (item.next tok)))))
+"""
+
+
+class FestivalUnavailable(RuntimeError):
+    pass
+
+
+class _Failed(Exception):
+    """Festival raised an error inside one expression (and went on)."""
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class _Process:
+    """One festival process and the voice it has selected; calls are serialised."""
+
+    def __init__(self):
+        if shutil.which("festival") is None:
+            raise FestivalUnavailable("Festival is not installed (apt-get install festival festvox-us-slt-hts)")
+        self.folder = tempfile.mkdtemp(prefix="deid-festival-")
+        self.wave = os.path.join(self.folder, "utterance.wav")
+        self.proc = subprocess.Popen(["festival", "--pipe"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        self.owner = os.getpid()
+        self.pending = b""
+        self.selected = None
+        self.lock = threading.Lock()
+        self.proc.stdin.write(_SPANS.encode("utf-8"))
+        self._ask("t")
+
+    def _line(self) -> str:
+        # Raw reads on the descriptor: a buffered reader could hold the next lines where select cannot see them.
+        fd = self.proc.stderr.fileno()
+        while b"\n" not in self.pending:
+            ready, _, _ = select.select([fd], [], [], REPLY_TIMEOUT_S)
+            chunk = os.read(fd, 65536) if ready else b""
+            if not chunk:
+                self.close()
+                raise FestivalUnavailable("festival stopped answering")
+            self.pending += chunk
+        line, _, self.pending = self.pending.partition(b"\n")
+        return line.decode("utf-8", "replace")
+
+    def _ask(self, scheme: str) -> list:
+        """Runs one expression; the lines Festival wrote for it, or _Failed when it raised an error."""
+        if self.proc.poll() is not None:
+            raise FestivalUnavailable("the festival process has ended")
+        self.proc.stdin.write(("(begin (set! deid_ok nil) (unwind-protect (begin " + scheme + " (set! deid_ok t))) "
+                               f'(format stderr "\\n{_END} %s\\n" (if deid_ok "ok" "failed")))\n').encode("utf-8"))
+        self.proc.stdin.flush()
+        lines = []
+        while True:
+            line = self._line()
+            if line.startswith(_END):
+                if line.split()[1:] != ["ok"]:
+                    raise _Failed()
+                return lines
+            lines.append(line)
+
+    def select_voice(self, name: str) -> None:
+        if name not in VOICES:
+            raise FestivalUnavailable(f"unknown Festival voice {name!r} (one of {', '.join(VOICES)})")
+        if self.selected != name:
+            try:
+                self._ask(f"({VOICES[name]})")
+            except _Failed:
+                raise FestivalUnavailable(f"Festival voice {name} is not installed "
+                                          "(apt-get install festvox-us-slt-hts)") from None
+            self.selected = name
+
+    def speak(self, tokens: list, voice: str) -> Spoken:
+        with self.lock:
+            self.select_voice(voice)
+            try:
+                lines = self._ask(f"(set! deid_utt (SynthText {_quoted(' '.join(tokens))})) "
+                                  f"(utt.save.wave deid_utt {_quoted(self.wave)} 'riff) (deid_spans deid_utt)")
+            except _Failed:
+                raise RuntimeError("Festival failed on an utterance") from None
+            audio, rate = sf.read(self.wave, dtype="float32", always_2d=True)
+        spans = []
+        for line in lines:
+            if line.startswith("TOK"):
+                times = [float(t) for t in line.split()[1:]]
+                spans.append((times[0], times[-1]) if times else None)
+        return Spoken(np.ascontiguousarray(audio.mean(axis=1)), int(rate), spans)
+
+    def cpu_seconds(self) -> float:
+        try:
+            with open(f"/proc/{self.proc.pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def close(self) -> None:
+        global _retired_cpu_seconds
+        if self.owner != os.getpid():
+            return
+        if self.proc.poll() is None:
+            _retired_cpu_seconds += self.cpu_seconds()
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_process = None
+_process_lock = threading.Lock()
+_retired_cpu_seconds = 0.0      # of this process's festivals that were closed
+
+
+def _festival() -> _Process:
+    """This process's festival; a forked child starts its own rather than share its parent's pipes."""
+    global _process
+    with _process_lock:
+        if _process is None or _process.owner != os.getpid() or _process.proc.poll() is not None:
+            _process = _Process()
+            atexit.register(_process.close)
+        return _process
+
+
+def speak(tokens: list, voice: str) -> Spoken:
+    """Festival's reading of the tokens joined by spaces, with one span per token (None for a token with no
+    spoken word) when Festival split the text the same way; callers check the length."""
+    return _festival().speak(tokens, voice)
+
+
+def helper_cpu_seconds() -> float:
+    """CPU time this Python process's festivals have used so far, read from /proc (Linux): their work is not
+    in this process's own CPU time, and a conversion's cost must count it."""
+    if _process is None or _process.owner != os.getpid():
+        return _retired_cpu_seconds
+    return _retired_cpu_seconds + _process.cpu_seconds()
+
+
+def check(voices) -> None:
+    """Starts Festival and loads each voice now: a missing install is one clear error at start-up."""
+    process = _festival()
+    with process.lock:
+        for voice in voices:
+            process.select_voice(voice)
