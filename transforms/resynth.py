@@ -4,13 +4,13 @@ phrase timing, at the pseudo-speaker's pitch, through WORLD.
 The signal-processing conversion (transforms.voice.convert) keeps the source's spectral envelope and only
 moves it; every variant of it measured left a verifier 15-22 % EER (README). Here nothing of the source's
 envelope, aperiodicity or voice quality reaches the output: the envelope is the synthetic voice's (Festival's
-HTS voice or one of Flite's, transforms.synth_voices; the whole utterance read at once), each phrase of it stretched onto the source phrase's span in Whisper's
-word times, its level following the source phrase by phrase, then warped by a small keyed factor; the pitch is
-the synthetic voice's own intonation normalised to the pseudo-speaker's median and spread
-(transforms.voice.map_f0). Carrying the source's intonation over instead cost 3 points of word error rate
-(11.4 against 14.5 % on 48 clips): it does not fit the synthetic voice's syllables. What the source still
-gives away is its phrase timing and loudness. A fixed noise floor lies under the whole output, so that its
-pauses are not digital silence (comfort_noise).
+HTS voice or one of Flite's, transforms.synth_voices; the whole utterance read at once), each phrase of it
+stretched onto the source phrase's span in Whisper's word times, its level following the source phrase by
+phrase, then warped by a small keyed factor; the pitch is the synthetic voice's own intonation normalised to
+the pseudo-speaker's median and spread (transforms.voice.map_f0). Carrying the source's intonation over
+instead cost 3 points of word error rate (11.4 against 14.5 % on 48 clips): it does not fit the synthetic
+voice's syllables. What the source still gives away is its phrase timing and loudness. A fixed noise floor
+lies under the whole output, so that its pauses are not digital silence (comfort_noise).
 
 Words the PII step marked are not spoken at all (their span holds only the noise floor before audio redaction
 runs).
