@@ -26,7 +26,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--pool-limit", type=int, default=0, help="use only N pool clips, spread over the pool")
     parser.add_argument("--pool-seconds", type=float, default=6.0, help="each pool half is cut to this length")
     parser.add_argument("--wer-clips", type=int, default=-1,
-                        help="trial clips transcribed for the word error rate, taken round-robin over speakers (-1 all, 0 none)")
+                        help="trial clips transcribed for the word error rate, taken round-robin over speakers "
+                             "(-1 all, 0 none)")
     parser.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 1)), help="worker processes")
     parser.add_argument("--seed", type=int, default=0, help="picks the first pair of secrets (run's, attacker's)")
     parser.add_argument("--secrets", type=int, default=3,
@@ -71,9 +72,8 @@ def main(args, extra) -> int:
     cfg = config.load(args.config)
     options = Options(trials=args.trials, pool=args.pool, modes=args.mode or [cfg["voice"]["mode"]],
                       attacker=args.attacker, voice_cfg=cfg["voice"], asr_cfg=cfg["asr"], enroll=args.enroll,
-                      per_speaker=args.per_speaker, pool_limit=args.pool_limit, pool_max_s=args.pool_seconds, wer_clips=args.wer_clips,
-                      jobs=max(1, args.jobs), seed=args.seed,
-                      secrets=max(1, args.secrets))
+                      per_speaker=args.per_speaker, pool_limit=args.pool_limit, pool_max_s=args.pool_seconds,
+                      wer_clips=args.wer_clips, jobs=max(1, args.jobs), seed=args.seed, secrets=max(1, args.secrets))
     try:
         attacker = load_attacker(args.attacker, threads=options.jobs)
         result = evaluate(options, attacker)
