@@ -2,6 +2,7 @@ import multiprocessing
 import os
 import random
 import uuid
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ from apache_beam.pvalue import TaggedOutput
 
 from transforms.asr import (Transcribe, Transcript, acquire_whisper, encoder_window, encoder_window_s,
                             install_window_padding, join_with_gaps, pack_boundaries, pack_index, plain_whisper,
-                            plan_windows, split_words, transcribe, transcribe_pack)
+                            plan_windows, split_words, transcribe, transcribe_pack, without_stacks, words_of)
 from transforms.records import Pack, Record, Word
 
 SR = 16000
@@ -55,6 +56,25 @@ def test_words_go_back_to_their_record_with_local_times():
     assert (stray.start, stray.end) == (0.0, 0.0)
     assert (two.start, two.end) == pytest.approx((0.5, 1.0))
     assert (late.start, late.end) == pytest.approx((2.8, 3.0))
+
+
+def test_words_stacked_at_one_instant_are_dropped_and_lone_zero_length_words_kept():
+    loop = [Word(t, 2.46, 2.46) for t in ["sorry,", "I'm"] * 20]
+    words = [Word("the", 1.52, 1.68), Word("backstay.", 1.68, 2.28), Word("I'm", 2.28, 2.46)] + loop
+    assert [w.text for w in without_stacks(words)] == ["the", "backstay.", "I'm"]
+    short = [Word("a", 0.5, 0.5), Word("cat", 0.5, 0.9), Word("x", 1.0, 1.0), Word("y", 1.0, 1.0),
+             Word("z", 1.2, 1.2), Word("w", 1.2, 1.2), Word("v", 1.2, 1.2)]
+    assert [w.text for w in without_stacks(short)] == ["a", "cat", "x", "y"]
+
+
+def test_faster_whisper_segments_become_words_without_stacks_or_blanks():
+    def fw_word(text, start, end):
+        return SimpleNamespace(word=text, start=start, end=end, probability=0.9)
+    segments = [SimpleNamespace(words=[fw_word(" All", 0.0, 0.28), fw_word(" shaped.", 0.88, 1.46),
+                                       fw_word(" ", 1.46, 1.5)]),
+                SimpleNamespace(words=[fw_word(f" {t}", 1.64, 1.64) for t in "see you in the next video.".split()]),
+                SimpleNamespace(words=None)]
+    assert [(w.text, w.start, w.end) for w in words_of(segments)] == [("All", 0.0, 0.28), ("shaped.", 0.88, 1.46)]
 
 
 def test_a_record_takes_the_shortest_window_that_holds_it_with_the_margin():
