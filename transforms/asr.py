@@ -18,6 +18,7 @@ import threading
 from bisect import bisect_right
 from collections import defaultdict
 from contextlib import contextmanager
+from itertools import groupby
 from dataclasses import dataclass
 
 import numpy as np
@@ -141,19 +142,11 @@ def words_of(segments) -> list:
 
 def without_stacks(words: list, min_words: int = STACK_MIN_WORDS) -> list:
     """`words` less every run of at least `min_words` consecutive zero-length words at one instant."""
-    kept, run = [], []
-    for word in words + [None]:
-        if word is not None and word.end == word.start and (not run or run[0].start == word.start):
-            run.append(word)
-            continue
-        if len(run) < min_words:
+    kept = []
+    for instant, run in groupby(words, key=lambda word: word.start if word.end == word.start else None):
+        run = list(run)
+        if instant is None or len(run) < min_words:
             kept += run
-        run = []
-        if word is not None:
-            if word.end == word.start:
-                run = [word]
-            else:
-                kept.append(word)
     return kept
 
 

@@ -24,8 +24,9 @@ def check(voices) -> None:
 
 def describe(voices) -> str:
     """The bank in words, for the dataset card."""
-    flite_voices = [voice for voice in voices if ENGINES[voice] is flite]
-    festival_voices = [voice for voice in voices if ENGINES[voice] is festival]
-    parts = ([f"Flite {', '.join(flite_voices)}"] if flite_voices else []) + \
-            ([f"Festival HTS {', '.join(v.removesuffix('_hts') for v in festival_voices)}"] if festival_voices else [])
+    parts = []
+    for engine, label in ((flite, "Flite"), (festival, "Festival HTS")):
+        names = [voice.removesuffix("_hts") for voice in voices if ENGINES[voice] is engine]
+        if names:
+            parts.append(f"{label} {', '.join(names)}")
     return "; ".join(parts)
