@@ -6,6 +6,11 @@ Scheme on its standard input and answers on its standard error (unbuffered, unli
 a voice loads once (about 0.2 s), then a sentence takes tens of milliseconds. Its wave goes through a file
 in a private temporary folder, overwritten by each utterance and removed with the process. Nothing of what
 Festival prints is logged: its error messages can quote the text it was given.
+
+The HTS voice is given American English flapping, which its lexicon lacks: a /t/ or /d/ after a vowel or /r/
+and before an unstressed vowel of the same word is spoken as a flap ("matter", "sitting", "somebody"). As
+Festival had them, Whisper heard "matcher", "searching", "some body": on the privacy evaluation's material the
+rule took Whisper's error rate on the voice's own reading from 5.8 to 4.7 % (README).
 """
 from __future__ import annotations
 
@@ -48,6 +53,28 @@ _SPANS = """
 """
 
 
+# A post-lexical rule run after the voice's own: /t/ or /d/ after a vowel or /r/, before an unstressed vowel
+# that is not the first of its word, becomes the flap "dx" (a phone of the voice's phone set).
+_FLAP = """
+(define (deid_flap utt)
+  (mapcar
+   (lambda (seg)
+     (if (and (member_string (item.name seg) '("t" "d"))
+              (or (string-equal "+" (item.feat seg "p.ph_vc")) (string-equal "r" (item.feat seg "p.name")))
+              (string-equal "+" (item.feat seg "n.ph_vc"))
+              (string-equal "0" (item.feat seg "n.R:SylStructure.parent.stress"))
+              (not (string-equal "0" (item.feat seg "n.R:SylStructure.parent.pos_in_word"))))
+         (item.set_name seg "dx")))
+   (utt.relation.items utt 'Segment))
+  utt)
+"""
+
+
+# The HTS engine times every phone itself; Festival's own duration table only needs the flap to stay quiet.
+_WITH_FLAP = ("(set! postlex_rules_hooks (append postlex_rules_hooks (list deid_flap))) "
+              "(set! duration_ph_info (cons '(dx 0.03 0.01) duration_ph_info))")
+
+
 class FestivalUnavailable(RuntimeError):
     pass
 
@@ -74,7 +101,7 @@ class _Process:
         self.pending = b""
         self.selected = None
         self.lock = threading.Lock()
-        self.proc.stdin.write(_SPANS.encode("utf-8"))
+        self.proc.stdin.write((_SPANS + _FLAP).encode("utf-8"))
         self._ask("t")
 
     def _line(self) -> str:
@@ -111,7 +138,7 @@ class _Process:
             raise FestivalUnavailable(f"unknown Festival voice {name!r} (one of {', '.join(VOICES)})")
         if self.selected != name:
             try:
-                self._ask(f"({VOICES[name]})")
+                self._ask(f"({VOICES[name]}) {_WITH_FLAP}")
             except _Failed:
                 raise FestivalUnavailable(f"Festival voice {name} is not installed "
                                           "(apt-get install festvox-us-slt-hts)") from None

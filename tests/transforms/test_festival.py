@@ -66,3 +66,24 @@ def test_the_helpers_cpu_time_is_counted_and_survives_a_restart():
 def test_the_bank_names_only_installed_voices():
     assert set(VOICES) == {"slt_hts"}
     festival.check(VOICES)
+
+
+def _segments(text: str) -> list:
+    process = festival._festival()
+    with process.lock:
+        process.select_voice("slt_hts")
+        lines = process._ask(f'(mapcar (lambda (s) (format stderr "%s\\n" (item.name s))) '
+                             f'(utt.relation.items (SynthText "{text}") (quote Segment)))')
+    return [line for line in lines if line]
+
+
+def test_t_and_d_between_a_vowel_and_an_unstressed_vowel_of_one_word_are_flapped():
+    assert _segments("matter") == ["pau", "m", "ae", "dx", "er", "pau"]
+    assert _segments("somebody")[-3:] == ["dx", "iy", "pau"]
+    assert _segments("party")[-4:] == ["r", "dx", "iy", "pau"]
+
+
+def test_t_before_a_stressed_vowel_or_across_a_word_boundary_is_kept():
+    assert "dx" not in _segments("attack")
+    assert "dx" not in _segments("at all")
+    assert "dx" not in _segments("time")
