@@ -54,7 +54,7 @@ _SPANS = """
 
 # A post-lexical rule run after the voice's own: /t/ after a vowel or /r/, before an unstressed vowel that is
 # not the first of its word, becomes the flap "dx" (a phone of the voice's phone set). /d/ is left alone: flapped
-# too, Whisper heard "ladder" as "lander" and "letter" as "lender" on held-out speech.
+# too, Whisper heard "ladder" as "lander" and "steady" as "stendy" on held-out speech (README).
 _FLAP = """
 (define (deid_flap utt)
   (mapcar
