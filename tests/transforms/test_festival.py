@@ -73,7 +73,7 @@ def _segments(text: str) -> list:
     with process.lock:
         process.select_voice("slt_hts")
         lines = process._ask(f'(mapcar (lambda (s) (format stderr "%s\\n" (item.name s))) '
-                             f'(utt.relation.items (SynthText "{text}") (quote Segment)))')
+                             f'(utt.relation.items (SynthText {festival._quoted(text)}) (quote Segment)))')
     return [line for line in lines if line]
 
 
