@@ -49,6 +49,8 @@ def log_mel(audio: torch.Tensor, filters: torch.Tensor) -> torch.Tensor:
     return db - db.mean(dim=0, keepdim=True)
 
 
+# _Conv and _Norm wrap one torch layer each so that the parameter names come out as the checkpoint's
+# ("conv.conv.weight", "norm.norm.weight").
 class _Conv(nn.Module):
     """1-D convolution padded by reflection to keep the frame count."""
 
