@@ -9,7 +9,8 @@ Festival prints is logged: its error messages can quote the text it was given.
 
 The HTS voice is given American English flapping, which its lexicon lacks: a /t/ after a vowel or /r/ and
 before an unstressed vowel of the same word is spoken as a flap ("matter", "sitting", "waiting"). As Festival
-had them, Whisper heard "matcher", "searching", "waging" (README, "Flapping").
+had them, Whisper heard "matcher", "searching", "waging" (README, "Flapping"). Words its lexicon lacks are read
+as an inflection or a compound of words it has, where they are one, before its letter-to-sound rules are asked.
 """
 from __future__ import annotations
 
@@ -70,9 +71,80 @@ _FLAP = """
 """
 
 
+# Words the lexicon lacks: Festival's letter-to-sound rules read "globes" as "globs" and "backstay" as "backst"
+# (README, "Words the lexicon lacks"). Before them, an inflection of a word it has (-s, -es, -ies, -ed, -ied,
+# -ing, -ly; a doubled or dropped final letter of the stem allowed) is read as that word with the ending's
+# regular sound, and a lower-case word of 8 letters or more that splits into two it has (each of 4 letters or
+# more, the second starting with a consonant and maybe inflected) as the two; the most even split wins.
+# Capitalised words are names more often than compounds, and stay with the rules.
+_MORPHOLOGY = """
+(define (deid_head s n) (substring s 0 (- (string-length s) n)))
+(define (deid_ends s suffix)
+  (and (> (string-length s) (+ 2 (string-length suffix)))
+       (string-equal suffix (substring s (- (string-length s) (string-length suffix)) (string-length suffix)))))
+(define (deid_known w) (let ((e (lex.lookup_all w))) (if e (car (cdr (cdr (car e)))) nil)))
+(define (deid_first_known words)
+  (cond ((null words) nil)
+        ((and (> (string-length (car words)) 1) (deid_known (car words))) (deid_known (car words)))
+        (t (deid_first_known (cdr words)))))
+(define (deid_doubled s)
+  (let ((n (string-length s)))
+    (and (> n 2) (string-equal (substring s (- n 1) 1) (substring s (- n 2) 1)))))
+(define (deid_but_last l) (if (cdr l) (cons (car l) (deid_but_last (cdr l))) nil))
+(define (deid_last_phone syls) (car (last (car (car (last syls))))))
+(define (deid_add_phone syls ph)
+  (let ((s (car (last syls))))
+    (append (deid_but_last syls) (list (list (append (car s) (list ph)) (car (cdr s)))))))
+(define (deid_add_syllable syls phones) (append syls (list (list phones 0))))
+(define (deid_plural syls)
+  (let ((ph (deid_last_phone syls)))
+    (cond ((member_string ph '("s" "z" "sh" "zh" "ch" "jh")) (deid_add_syllable syls '(ih z)))
+          ((member_string ph '("p" "t" "k" "f" "th")) (deid_add_phone syls 's))
+          (t (deid_add_phone syls 'z)))))
+(define (deid_past syls)
+  (let ((ph (deid_last_phone syls)))
+    (cond ((member_string ph '("t" "d")) (deid_add_syllable syls '(ih d)))
+          ((member_string ph '("p" "k" "f" "th" "s" "sh" "ch")) (deid_add_phone syls 't))
+          (t (deid_add_phone syls 'd)))))
+(define (deid_inflected w)
+  (let ((stem nil))
+    (cond
+     ((and (deid_ends w "ies") (set! stem (deid_known (string-append (deid_head w 3) "y")))) (deid_plural stem))
+     ((and (deid_ends w "es") (set! stem (deid_first_known (list (deid_head w 1) (deid_head w 2)))))
+      (deid_plural stem))
+     ((and (deid_ends w "s") (not (deid_ends w "ss")) (set! stem (deid_known (deid_head w 1)))) (deid_plural stem))
+     ((and (deid_ends w "ied") (set! stem (deid_known (string-append (deid_head w 3) "y")))) (deid_past stem))
+     ((and (deid_ends w "ed")
+           (set! stem (deid_first_known (list (deid_head w 1) (deid_head w 2)
+                                              (if (deid_doubled (deid_head w 2)) (deid_head w 3) "")))))
+      (deid_past stem))
+     ((and (deid_ends w "ing")
+           (set! stem (deid_first_known (list (deid_head w 3) (string-append (deid_head w 3) "e")
+                                              (if (deid_doubled (deid_head w 3)) (deid_head w 4) "")))))
+      (deid_add_syllable stem '(ih ng)))
+     ((and (deid_ends w "ly") (set! stem (deid_known (deid_head w 2)))) (deid_add_syllable stem '(l iy)))
+     (t nil))))
+(define (deid_compound w)
+  (let ((n (string-length w)) (i 4) (best nil) (best_score 0) (head nil) (tail nil) (score 0))
+    (while (<= i (- n 4))
+      (set! head (and (not (string-matches (substring w i 1) "[aeiouy]")) (deid_known (substring w 0 i))))
+      (set! tail (and head (or (deid_known (substring w i (- n i))) (deid_inflected (substring w i (- n i))))))
+      (set! score (+ (* 100 (if (< i (- n i)) i (- n i))) i))
+      (if (and tail (> score best_score)) (begin (set! best (append head tail)) (set! best_score score)))
+      (set! i (+ i 1)))
+    best))
+(define (deid_lts word feats)
+  (let ((w (downcase word)) (syls nil))
+    (set! syls (or (deid_inflected w) (and (> (string-length w) 7) (string-equal w word) (deid_compound w))))
+    (if syls (list word nil syls) (cmu_lts_function word feats))))
+"""
+
+
 # The HTS engine times every phone itself; Festival's own duration table only needs the flap to stay quiet.
-_WITH_FLAP = ("(set! postlex_rules_hooks (append postlex_rules_hooks (list deid_flap))) "
-              "(set! duration_ph_info (cons '(dx 0.03 0.01) duration_ph_info))")
+# The letter-to-sound method belongs to the lexicon the voice selects (CMU's), so it is set after selecting.
+_VOICE_SETUP = ("(set! postlex_rules_hooks (append postlex_rules_hooks (list deid_flap))) "
+                "(set! duration_ph_info (cons '(dx 0.03 0.01) duration_ph_info)) "
+                "(lex.set.lts.method 'deid_lts)")
 
 
 class FestivalUnavailable(RuntimeError):
@@ -101,7 +173,7 @@ class _Process:
         self.pending = b""
         self.selected = None
         self.lock = threading.Lock()
-        self.proc.stdin.write((_SPANS + _FLAP).encode("utf-8"))
+        self.proc.stdin.write((_SPANS + _FLAP + _MORPHOLOGY).encode("utf-8"))
         self._ask("t")
 
     def _line(self) -> str:
@@ -138,7 +210,7 @@ class _Process:
             raise FestivalUnavailable(f"unknown Festival voice {name!r} (one of {', '.join(VOICES)})")
         if self.selected != name:
             try:
-                self._ask(f"({VOICES[name]}) {_WITH_FLAP}")
+                self._ask(f"({VOICES[name]}) {_VOICE_SETUP}")
             except _Failed:
                 raise FestivalUnavailable(f"Festival voice {name} is not installed "
                                           "(apt-get install festvox-us-slt-hts)") from None

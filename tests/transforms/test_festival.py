@@ -87,3 +87,31 @@ def test_d_and_t_before_a_stressed_vowel_or_across_a_word_boundary_are_kept():
     assert "dx" not in _segments("attack")
     assert "dx" not in _segments("at all")
     assert "dx" not in _segments("time")
+
+
+def _pronunciation(word: str) -> list:
+    process = festival._festival()
+    with process.lock:
+        process.select_voice("slt_hts")
+        lines = process._ask(f'(format stderr "%l\\n" (car (cdr (cdr (lex.lookup {festival._quoted(word)})))))')
+    return [phone for phone in lines[0].replace("(", " ").replace(")", " ").split() if not phone.isdigit()]
+
+
+def test_an_inflection_the_lexicon_lacks_is_read_from_its_stem():
+    assert _pronunciation("globes") == ["g", "l", "ow", "b", "z"]
+    assert _pronunciation("fringed") == ["f", "r", "ih", "n", "jh", "d"]
+    assert _pronunciation("myriads") == ["m", "ih", "r", "iy", "ax", "d", "z"]
+
+
+def test_a_lower_case_compound_the_lexicon_lacks_is_read_as_its_two_words():
+    assert _pronunciation("backstay") == ["b", "ae", "k", "s", "t", "ey"]
+    assert _pronunciation("scrollwork") == ["s", "k", "r", "ow", "l", "w", "er", "k"]
+
+
+def test_words_the_lexicon_has_and_capitalised_unknown_words_are_read_as_before():
+    assert _pronunciation("thanked") == ["th", "ae", "ng", "k", "t"]
+    assert _pronunciation("Backstay") == ["b", "ae", "k", "s", "t"]
+
+
+def test_the_reading_of_an_unknown_inflection_is_spoken():
+    assert _segments("globes") == ["pau", "g", "l", "ow", "b", "z", "pau"]
