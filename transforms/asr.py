@@ -57,11 +57,6 @@ def encoder_window_s(duration_s: float, asr_cfg: dict) -> float:
 # encoder, whose cost grows faster than linearly with its input (measured: 0.75 s for 30 s, 0.10 s for 10 s
 # on 2 threads). CTranslate2's encoder takes shorter inputs, so while a call runs inside
 # `encoder_window`, this thread's windows are padded only to the chosen length; elsewhere nothing changes.
-# A shortened window is padded with the features' own floor (the lowest value of Whisper's log-mel, which
-# digital silence gives: what OpenAI's Whisper pads with) instead of faster-whisper's zeros, which stand for a
-# faint sound. With zeros and only a few seconds of padding, Whisper ran on past the last word ("...less than a
-# measure. I'm sorry, I'm I'm") on 14 of 120 LibriSpeech clips of up to 15 s (README, "Shorter encoder
-# windows"); Whisper's own 30 s windows keep faster-whisper's padding.
 _ENCODER_WINDOW = threading.local()
 
 
@@ -75,19 +70,6 @@ def encoder_window(seconds: float):
         _ENCODER_WINDOW.frames = previous
 
 
-def pad_features(array: np.ndarray, length: int, window_frames: int | None, library_pad) -> np.ndarray:
-    """`array` (mel bins x frames) padded or cut to `length` frames as faster-whisper does, or, inside a
-    shortened window, to that window (never below the content) with the features' floor."""
-    if not window_frames or window_frames >= length:
-        return library_pad(array, length, axis=-1)
-    # Never below the content: a window only ever loses padding, never speech.
-    length = min(length, max(window_frames, array.shape[-1]))
-    if array.shape[-1] >= length:
-        return library_pad(array, length, axis=-1)
-    return np.pad(array, [(0, 0)] * (array.ndim - 1) + [(0, length - array.shape[-1])],
-                  constant_values=array.min() if array.size else 0.0)
-
-
 def install_window_padding() -> None:
     import faster_whisper.transcribe as library
 
@@ -96,9 +78,11 @@ def install_window_padding() -> None:
     library_pad = library.pad_or_trim
 
     def pad_to_window(array, length: int = 3000, *, axis: int = -1):
-        if axis not in (-1, array.ndim - 1):
-            return library_pad(array, length, axis=axis)
-        return pad_features(array, length, getattr(_ENCODER_WINDOW, "frames", None), library_pad)
+        frames = getattr(_ENCODER_WINDOW, "frames", None)
+        if frames:
+            # Never below the content: a window only ever loses padding, never speech.
+            length = min(length, max(frames, array.shape[axis]))
+        return library_pad(array, length, axis=axis)
 
     pad_to_window.deid_window_padding = True
     library.pad_or_trim = pad_to_window

@@ -87,22 +87,16 @@ def test_a_record_takes_the_shortest_window_that_holds_it_with_the_margin():
     assert encoder_window_s(3.0, plain_whisper(asr_cfg)) == 30.0
 
 
-def test_a_window_pads_to_its_length_with_silence_and_never_cuts_speech():
+def test_a_window_pads_to_its_length_and_never_cuts_speech():
     import faster_whisper.transcribe as library
 
     install_window_padding()
-    floor, loud = -0.7, 1.3             # Whisper's log-mel spans 2 from its floor to its loudest value
-    features = np.full((80, 700), floor, np.float32)
-    features[:40] = loud
-    plain = library.pad_or_trim(features)
-    assert plain.shape == (80, 3000) and not plain[:, 700:].any()       # Whisper's own window: zeros
+    features = np.ones((80, 700), np.float32)
+    assert library.pad_or_trim(features).shape == (80, 3000)
     with encoder_window(10.0):
         padded = library.pad_or_trim(features)
-        assert padded.shape == (80, 1000) and np.array_equal(padded[:, :700], features)
-        assert np.all(padded[:, 700:] == np.float32(floor))            # a shortened one: the floor
+        assert padded.shape == (80, 1000) and padded[:, :700].all() and not padded[:, 700:].any()
         assert library.pad_or_trim(np.ones((80, 1200), np.float32)).shape == (80, 1200)
-    with encoder_window(30.0):
-        assert not library.pad_or_trim(features)[:, 700:].any()
     assert library.pad_or_trim(features).shape == (80, 3000)
 
 
