@@ -4,8 +4,9 @@ time span of every whitespace-separated token of the input, as transforms.flite 
 Festival has no C library to call in process here, so one festival process per Python process reads
 Scheme on its standard input and answers on its standard error (unbuffered, unlike its standard output):
 a voice loads once (about 0.2 s), then a sentence takes tens of milliseconds. Its wave goes through a file
-in a private temporary folder, overwritten by each utterance and removed with the process. Nothing of what
-Festival prints is logged: its error messages can quote the text it was given.
+in a private temporary folder made for that utterance and removed as soon as it is read: a process that leaves
+without running its exit handlers (`python -m pipeline` ends with os._exit, a forked worker likewise) leaves
+nothing behind. Nothing of what Festival prints is logged: its error messages can quote the text it was given.
 
 The HTS voice is given American English flapping, which its lexicon lacks: a /t/ after a vowel or /r/ and
 before an unstressed vowel of the same word is spoken as a flap ("matter", "sitting", "waiting"). As Festival
@@ -165,8 +166,6 @@ class _Process:
     def __init__(self):
         if shutil.which("festival") is None:
             raise FestivalUnavailable("Festival is not installed (apt-get install festival festvox-us-slt-hts)")
-        self.folder = tempfile.mkdtemp(prefix="deid-festival-")
-        self.wave = os.path.join(self.folder, "utterance.wav")
         self.proc = subprocess.Popen(["festival", "--pipe"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
         self.owner = os.getpid()
@@ -219,12 +218,14 @@ class _Process:
     def speak(self, tokens: list, voice: str) -> Spoken:
         with self.lock:
             self.select_voice(voice)
-            try:
-                lines = self._ask(f"(set! deid_utt (SynthText {_quoted(' '.join(tokens))})) "
-                                  f"(utt.save.wave deid_utt {_quoted(self.wave)} 'riff) (deid_spans deid_utt)")
-            except _Failed:
-                raise RuntimeError("Festival failed on an utterance") from None
-            audio, rate = sf.read(self.wave, dtype="float32", always_2d=True)
+            with tempfile.TemporaryDirectory(prefix="deid-festival-") as folder:
+                wave = os.path.join(folder, "utterance.wav")
+                try:
+                    lines = self._ask(f"(set! deid_utt (SynthText {_quoted(' '.join(tokens))})) "
+                                      f"(utt.save.wave deid_utt {_quoted(wave)} 'riff) (deid_spans deid_utt)")
+                except _Failed:
+                    raise RuntimeError("Festival failed on an utterance") from None
+                audio, rate = sf.read(wave, dtype="float32", always_2d=True)
         spans = []
         for line in lines:
             if line.startswith("TOK"):
@@ -248,7 +249,6 @@ class _Process:
             _retired_cpu_seconds += self.cpu_seconds()
             self.proc.kill()
             self.proc.wait()
-        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 _process = None

@@ -36,6 +36,14 @@ def test_a_festival_that_died_is_started_again():
     assert len(speak(["back", "again"], "slt_hts").spans) == 2
 
 
+def test_no_wave_is_left_on_disk_while_festival_runs(tmp_path, monkeypatch):
+    # A process that ends with os._exit runs no exit handler: nothing may wait for one to be removed.
+    festival._festival().close()
+    monkeypatch.setattr(festival.tempfile, "tempdir", str(tmp_path))
+    assert len(speak(["nothing", "left", "behind"], "slt_hts").spans) == 3
+    assert list(tmp_path.iterdir()) == []
+
+
 def _spans_in_a_forked_child(queue):
     queue.put(speak(["from", "the", "child"], "slt_hts").spans)
 
