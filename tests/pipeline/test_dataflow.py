@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import tarfile
+import tempfile
 import threading
 import zipfile
 from pathlib import Path
@@ -47,8 +48,9 @@ def translated(tmp_path_factory):
     inputs = tmp_path_factory.mktemp("dataflow-input")
     manifest = inputs / "manifest.jsonl"
     manifest.write_text(json.dumps({"id": "u1", "audio": "u1.wav", "speaker_id": "s1"}) + "\n")
-    cwd = os.getcwd()
+    cwd, temp = os.getcwd(), tempfile.tempdir
     os.chdir(ROOT)  # the options file names ./setup.py, as a user runs it from the repository root
+    tempfile.tempdir = str(tmp_path_factory.mktemp("staging"))  # Beam stages the package in a temp folder
     try:
         flags = beam_options.load_file("configs/dataflow.yaml") + OFFLINE
         options = PipelineOptions(flags)
@@ -58,6 +60,7 @@ def translated(tmp_path_factory):
         result = pipeline.run()
     finally:
         os.chdir(cwd)
+        tempfile.tempdir = temp
     return result.job
 
 
@@ -154,8 +157,9 @@ def test_staged_package_installs_everything_the_workers_import(translated, tmp_p
 
 
 @pytest.mark.slow
-def test_run_command_translates_for_dataflow_without_running(tmp_path, capsys):
+def test_run_command_translates_for_dataflow_without_running(tmp_path, capsys, monkeypatch):
     needs_dataflow_runner()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where Beam stages the package
     from pipeline.cli import main
 
     manifest = tmp_path / "manifest.jsonl"
