@@ -48,19 +48,15 @@ def translated(tmp_path_factory):
     inputs = tmp_path_factory.mktemp("dataflow-input")
     manifest = inputs / "manifest.jsonl"
     manifest.write_text(json.dumps({"id": "u1", "audio": "u1.wav", "speaker_id": "s1"}) + "\n")
-    cwd, temp = os.getcwd(), tempfile.tempdir
-    os.chdir(ROOT)  # the options file names ./setup.py, as a user runs it from the repository root
-    tempfile.tempdir = str(tmp_path_factory.mktemp("staging"))  # Beam stages the package in a temp folder
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(ROOT)  # the options file names ./setup.py, as a user runs it from the repository root
+        patch.setattr(tempfile, "tempdir", str(tmp_path_factory.mktemp("staging")))  # where Beam stages the package
         flags = beam_options.load_file("configs/dataflow.yaml") + OFFLINE
         options = PipelineOptions(flags)
         source, _ = secret_source(None, SECRET_URI, "DataflowRunner")
         pipeline = beam.Pipeline(options=options)
         build(pipeline, RunSpec(str(manifest), "gs://deid-test-bucket/out", config.load(), source, 1, {}))
         result = pipeline.run()
-    finally:
-        os.chdir(cwd)
-        tempfile.tempdir = temp
     return result.job
 
 
@@ -136,17 +132,12 @@ def test_options_file_reaches_the_job_and_the_command_line_wins(translated):
 @pytest.mark.slow
 def test_staged_package_installs_everything_the_workers_import(translated, tmp_path):
     tarball = staged_workflow_tarball(translated.proto_pipeline)
-    try:
-        with tarfile.open(tarball) as sdist:
-            names = sdist.getnames()
-        assert any(n.endswith("/configs/default.yaml") for n in names)
-        # What a worker does with it: pip builds and installs the package from the staged source.
-        subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                        "-w", str(tmp_path), str(tarball)], check=True, capture_output=True, timeout=300)
-    finally:
-        import shutil
-
-        shutil.rmtree(tarball.parent, ignore_errors=True)
+    with tarfile.open(tarball) as sdist:
+        names = sdist.getnames()
+    assert any(n.endswith("/configs/default.yaml") for n in names)
+    # What a worker does with it: pip builds and installs the package from the staged source.
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(tmp_path), str(tarball)], check=True, capture_output=True, timeout=300)
     wheel = next(tmp_path.glob("deid_speech-*.whl"))
     installed = set(zipfile.ZipFile(wheel).namelist())
     for package in ("pipeline", "pipeline/commands", "pipeline/evaluation", "transforms"):
@@ -165,13 +156,9 @@ def test_run_command_translates_for_dataflow_without_running(tmp_path, capsys, m
     manifest = tmp_path / "manifest.jsonl"
     manifest.write_text(json.dumps({"id": "u1", "audio": "u1.wav", "speaker_id": "s1"}) + "\n")
     output = tmp_path / "out"
-    cwd = os.getcwd()
-    os.chdir(ROOT)
-    try:
-        code = main(["run", "--beam-options", "configs/dataflow.yaml", "--input", str(manifest),
-                     "--output", str(output), "--secret-uri", SECRET_URI, *OFFLINE])
-    finally:
-        os.chdir(cwd)
+    monkeypatch.chdir(ROOT)
+    code = main(["run", "--beam-options", "configs/dataflow.yaml", "--input", str(manifest),
+                 "--output", str(output), "--secret-uri", SECRET_URI, *OFFLINE])
     assert code == 0, capsys.readouterr().err
     assert not output.exists() or not any(output.iterdir())  # translated only: nothing ran, nothing written
 
