@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import posixpath
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import apache_beam as beam
 
@@ -29,6 +29,8 @@ class RunSpec:
     secret: object  # a secret source: .get() -> bytes, resolved on the worker
     local_workers: int = 1
     run_info: dict | None = None
+    # Names this run's shared model (asr.share_across_processes), so that two runs on one machine never share.
+    machine_tag: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
 def is_manifest(path: str) -> bool:
@@ -46,8 +48,7 @@ def build(p: beam.Pipeline, spec: RunSpec):
     key_bytes = cfg["identity"]["key_bytes"]
     voice_mode = cfg["voice"]["mode"]
     quarantines = []
-    # Names this run's shared model (asr.share_across_processes), so that two runs on one machine never share.
-    machine_tag = uuid.uuid4().hex
+    machine_tag = spec.machine_tag
 
     if is_manifest(spec.input):
         parsed = (p
@@ -99,7 +100,7 @@ def build(p: beam.Pipeline, spec: RunSpec):
     quarantines.append(q)
     transcribed, q = _stage(decoded, "Transcribe", Transcribe(cfg["asr"], spec.local_workers, machine_tag))
     quarantines.append(q)
-    redacted_text, q = _stage(transcribed, "RedactTranscript", RedactTranscript(cfg["pii"], spec.secret))
+    redacted_text, q = _stage(transcribed, "RedactTranscript", RedactTranscript(cfg["pii"], spec.secret, cfg["asr"]))
     quarantines.append(q)
     converted, q = _stage(redacted_text, "ConvertVoice", ConvertVoice(cfg["voice"]))
     quarantines.append(q)

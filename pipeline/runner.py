@@ -16,6 +16,7 @@ from pipeline.graph import RunSpec, build, is_manifest
 from pipeline.models import PACKAGED_WHISPER
 from pipeline.report import AccountingError, dump_json, package_versions, write_output_file
 from pipeline.secrets import SecretError, is_remote_runner
+from transforms.asr import remove_shared_model_folder
 from transforms.identity import InlineSecret
 from transforms.stage import METRICS_NAMESPACE, WORK_CLOCK
 from transforms.voice import speaks_transcript
@@ -134,6 +135,8 @@ def run_job(input_path: str, output: str, cfg: dict, secret, secret_source: str,
             raise PipelineFailed(text[text.find("accounting failed"):].splitlines()[0]) from None
         raise PipelineFailed(f"the pipeline failed ({type(error).__name__}); rerun with --debug for details") \
             from error
+    finally:
+        remove_shared_model_folder(spec.machine_tag)   # local runs only: a remote worker's disk goes with it
     if options.view_as(TestOptions).dry_run or options.view_as(GoogleCloudOptions).template_location:
         log.info("job translated but not run here (dry run or template launch); no report yet")
         return None

@@ -103,8 +103,10 @@ def e2e(tmp_path_factory, speech):
             "opt_out": opt_out}
 
 
-def run_pipeline(manifest, output, *extra: str, config_path=None, timeout: int = 1200) -> subprocess.CompletedProcess:
-    """`python -m pipeline run` on a manifest with TEST_SECRET (from a file), capturing stdout and stderr."""
+def run_pipeline(manifest, output, *extra: str, config_path=None, timeout: int = 1200,
+                 env: dict | None = None) -> subprocess.CompletedProcess:
+    """`python -m pipeline run` on a manifest with TEST_SECRET (from a file), capturing stdout and stderr;
+    `env` replaces the environment."""
     secret_file = os.path.join(os.path.dirname(str(output)), "secret.key")
     with open(secret_file, "wb") as f:
         f.write(TEST_SECRET)
@@ -112,7 +114,7 @@ def run_pipeline(manifest, output, *extra: str, config_path=None, timeout: int =
                "--secret-file", secret_file, *extra]
     if config_path is not None:
         command += ["--config", str(config_path)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def shipped_records(output) -> dict:

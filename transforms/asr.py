@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import tempfile
 import threading
 from bisect import bisect_right
 from collections import defaultdict
@@ -322,6 +324,17 @@ class WhisperService:
 _PROCESS_MODELS = Shared()
 
 
+def shared_model_folder(machine_tag: str) -> str:
+    """Where the processes of one run on one machine meet their shared model: Beam's MultiProcessShared
+    keeps the server's address and a lock file there, and leaves them when its server ends with its
+    process. The run removes the folder when it is over (remove_shared_model_folder)."""
+    return os.path.join(tempfile.gettempdir(), f"deid-shared-{machine_tag}")
+
+
+def remove_shared_model_folder(machine_tag: str) -> None:
+    shutil.rmtree(shared_model_folder(machine_tag), ignore_errors=True)
+
+
 def acquire_whisper(asr_cfg: dict, local_workers: int, machine_tag: str):
     """The WhisperService this process should use.
 
@@ -338,9 +351,11 @@ def acquire_whisper(asr_cfg: dict, local_workers: int, machine_tag: str):
     digest = hashlib.sha256(settings.encode()).hexdigest()[:16]
     if asr_cfg["share_across_processes"]:
         cores = os.cpu_count() or 1
-        tag = f"deid-whisper-{digest}-{machine_tag}"
+        folder = shared_model_folder(machine_tag)
+        os.makedirs(folder, exist_ok=True)
         return MultiProcessShared(lambda: WhisperService(asr_cfg, asr_cfg["cpu_threads"] or 1, cores),
-                                  tag=tag, always_proxy=True).acquire()
+                                  tag=f"deid-whisper-{digest}-{machine_tag}", path=folder,
+                                  always_proxy=True).acquire()
     threads = asr_cfg["cpu_threads"] or default_cpu_threads(local_workers)
     return _PROCESS_MODELS.acquire(lambda: WhisperService(asr_cfg, threads), tag=f"{digest}-{threads}")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 
 import numpy as np
@@ -66,6 +67,8 @@ def runs(tmp_path_factory, speech):
     write_config(shared_model, 2, share_across_processes=True)
     one_per_shard = root / "one_per_shard.yaml"
     write_config(one_per_shard, 1)
+    shared_model_tmp = root / "shared_model_tmp"
+    shared_model_tmp.mkdir()
 
     results = {
         "one_worker": run_pipeline(root / "ordered.jsonl", root / "one_worker", "--direct_num_workers", "1",
@@ -74,7 +77,8 @@ def runs(tmp_path_factory, speech):
                                     "--direct_running_mode", "multi_processing", config_path=config),
         # Both workers transcribe through one model that lives in one of them.
         "shared_model": run_pipeline(root / "ordered.jsonl", root / "shared_model", "--direct_num_workers", "2",
-                                     "--direct_running_mode", "multi_processing", config_path=shared_model),
+                                     "--direct_running_mode", "multi_processing", config_path=shared_model,
+                                     env=dict(os.environ, TMPDIR=str(shared_model_tmp))),
         # An earlier run with more shards sits in the folder the shuffled run overwrites.
         "previous": run_pipeline(root / "ordered.jsonl", root / "shuffled", config_path=one_per_shard),
     }
@@ -102,6 +106,13 @@ def test_shards_manifest_and_quarantine_are_byte_identical_across_workers_and_li
     assert output_files(root / "two_workers") == reference
     assert output_files(root / "shared_model") == reference
     assert output_files(root / "shuffled") == reference
+
+
+def test_the_shared_model_leaves_nothing_in_the_temporary_folder(runs):
+    root, results = runs
+    assert results["shared_model"].returncode == 0
+    # Beam's MultiProcessShared keeps an address and a lock file for the model's server; the run removes them.
+    assert sorted(p.name for p in (root / "shared_model_tmp").iterdir()) == []
 
 
 def test_a_folder_holding_a_run_is_refused_and_left_as_it_was(runs):

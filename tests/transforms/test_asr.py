@@ -10,7 +10,8 @@ from apache_beam.pvalue import TaggedOutput
 
 from transforms.asr import (Transcribe, Transcript, acquire_whisper, encoder_window, encoder_window_s,
                             install_window_padding, join_with_gaps, pack_boundaries, pack_index, plain_whisper,
-                            plan_windows, split_words, transcribe, transcribe_pack, without_stacks, words_of)
+                            plan_windows, remove_shared_model_folder, shared_model_folder, split_words,
+                            transcribe, transcribe_pack, without_stacks, words_of)
 from transforms.records import Pack, Record, Word
 
 SR = 16000
@@ -273,6 +274,10 @@ def test_processes_of_a_machine_share_one_model_when_asked(cfg, speech):
     servers = {server for _, server, _ in answers}
     assert len(callers) == 2 and len(servers) == 1
     assert all("kitchen" in text.lower() for _, _, text in answers)
+    # The server's address and lock lie in the run's own folder, which the run removes (pipeline.runner).
+    assert os.listdir(shared_model_folder(tag))
+    remove_shared_model_folder(tag)
+    assert not os.path.exists(shared_model_folder(tag))
 
 
 @pytest.mark.slow
