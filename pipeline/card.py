@@ -69,6 +69,15 @@ def _voice_line(voice: dict) -> str:
             f"{mode}.")
 
 
+def _tail_line(asr: dict) -> str:
+    if asr["unsure_tail_s"] <= 0:
+        return "Every word the ASR wrote was kept."
+    return (f"Words the ASR may have added over the silence after the speech were dropped: from the first word "
+            f"of probability under {asr['unsure_tail_probability']} in a record's last {asr['unsure_tail_s']} s, "
+            f"over audio at least {asr['unsure_tail_quiet_db']} dB below the record's speech level, to its end, "
+            f"unless that tail held PII (then redacted).")
+
+
 def render_card(manifest: dict, report: dict, cfg: dict, privacy: dict | None = None) -> str:
     dataset, voice, pii = cfg["dataset"], cfg["voice"], cfg["pii"]
     operators = {entity: pii["operators"].get(entity, pii["operator"]) for entity in pii["entities"]}
@@ -119,6 +128,7 @@ stable across runs and erasures.
 - **Transcripts**: from ASR `{models.get('asr', '?')}` ({models.get('asr_compute_type', '?')}); PII found with
   presidio (spaCy `{models.get('spacy', '?')}`) and spoken-form recognizers, score threshold
   {pii['score_threshold']}; each PII span replaced by its operator: {json.dumps(operators, sort_keys=True)}.
+  {_tail_line(cfg['asr'])}
 - **Audio**: the time span of every redacted word is replaced by {cfg['redaction']['audio']}, padded by
   {cfg['redaction']['pad_ms']} ms on both sides; records whose PII could not be placed in time were
   quarantined, not shipped.

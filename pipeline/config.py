@@ -167,6 +167,12 @@ def validate(cfg: dict) -> dict:
                           f"got {windows!r}")
     if cfg["asr"]["encoder_margin_s"] < 0:
         raise ConfigError("config key 'asr.encoder_margin_s' must not be negative")
+    if cfg["asr"]["unsure_tail_s"] < 0:
+        raise ConfigError("config key 'asr.unsure_tail_s' must not be negative")
+    if not 0.0 <= cfg["asr"]["unsure_tail_probability"] <= 1.0:
+        raise ConfigError("config key 'asr.unsure_tail_probability' must lie in [0, 1]")
+    if cfg["asr"]["unsure_tail_quiet_db"] < 0:
+        raise ConfigError("config key 'asr.unsure_tail_quiet_db' must not be negative")
     if cfg["redaction"]["pad_ms"] < 0:
         raise ConfigError("config key 'redaction.pad_ms' must not be negative")
     return cfg

@@ -18,7 +18,7 @@ from pipeline.report import AccountingError, dump_json, package_versions, write_
 from pipeline.secrets import SecretError, is_remote_runner
 from transforms.asr import remove_shared_model_folder
 from transforms.identity import InlineSecret
-from transforms.stage import METRICS_NAMESPACE, WORK_CLOCK
+from transforms.stage import METRICS_NAMESPACE, UNSURE_TAIL_WORDS, WORK_CLOCK
 from transforms.voice import speaks_transcript
 
 log = logging.getLogger("deid")
@@ -78,11 +78,20 @@ def run_info(cfg: dict, secret_source: str, runner: str) -> dict:
     }
 
 
-def _distributions(result) -> list:
+def _metrics(result, kind: str) -> list:
     try:
-        return result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))["distributions"]
+        return result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))[kind]
     except (NotImplementedError, KeyError, AttributeError):
         return []
+
+
+def _distributions(result) -> list:
+    return _metrics(result, "distributions")
+
+
+def counter_total(result, name: str) -> int:
+    """The committed total of one `deid` Beam counter over all workers (0 where the runner keeps none)."""
+    return sum(item.committed or 0 for item in _metrics(result, "counters") if item.key.metric.name == name)
 
 
 def stage_seconds(result) -> dict:
@@ -145,6 +154,7 @@ def run_job(input_path: str, output: str, cfg: dict, secret, secret_source: str,
     report["timing"] = {"wall_seconds": round(time.perf_counter() - started, 3),
                         "stage_seconds": stage_seconds(result),
                         "work_window_epoch_s": work_window(result)}
+    report["unsure_tail_words_dropped"] = counter_total(result, UNSURE_TAIL_WORDS)
     write_output_file(output, "run_report.json", dump_json(report))
     log.info("done in %.1f s: %d inputs, %d shipped, %d quarantined, %d opted out; %.1f s of audio shipped",
              time.perf_counter() - started, report["inputs"], report["shipped"], report["quarantined"],

@@ -67,6 +67,16 @@ def with_silence(audio: np.ndarray, samples: int) -> np.ndarray:
     return np.concatenate([quiet, audio, quiet])
 
 
+def loud_in(spans: list, duration_s: float, rate: int = SR) -> np.ndarray:
+    """`duration_s` of noise at speech level (-20 dBFS) within `spans` ((start, end) seconds) and 40 dB below
+    elsewhere: where a test's words are spoken, and the quiet around them."""
+    rng = np.random.default_rng(0)
+    level = np.full(int(duration_s * rate), 0.001, np.float32)
+    for start, end in spans:
+        level[int(start * rate):int(end * rate)] = 0.1
+    return (rng.standard_normal(len(level)) * level).astype(np.float32)
+
+
 def write_wav(path, audio, rate=SR, subtype="PCM_16"):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     sf.write(path, audio, rate, subtype=subtype)

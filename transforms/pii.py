@@ -11,12 +11,14 @@ import os
 import re
 from dataclasses import dataclass
 
+from apache_beam.metrics import Metrics
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 
+from transforms.asr import without_unsure_tail
 from transforms.identity import Keyring
 from transforms.records import Rejected, Word
 from transforms.spoken import normalize_text, normalize_words, words_in_spans
-from transforms.stage import Stage
+from transforms.stage import METRICS_NAMESPACE, UNSURE_TAIL_WORDS, Stage
 
 MASK = "*****"
 
@@ -386,14 +388,17 @@ class RedactTranscript(Stage):
     """Find PII in the ASR words and replace it, marking the words whose audio must be silenced.
 
     With a supplied transcript, the supplied text is redacted with the same policy and shipped
-    instead of the ASR text; its PII values are placed in time through the ASR words.
+    instead of the ASR text; its PII values are placed in time through the ASR words. Once the PII is
+    marked, an unsure tail of the ASR words (transforms.asr.without_unsure_tail) is dropped.
     """
 
     name = "pii"
 
-    def __init__(self, pii_cfg: dict, secret_source):
+    def __init__(self, pii_cfg: dict, secret_source, asr_cfg: dict):
         super().__init__()
         self.pii_cfg, self.secret_source = pii_cfg, secret_source
+        self.tail = (asr_cfg["unsure_tail_s"], asr_cfg["unsure_tail_probability"], asr_cfg["unsure_tail_quiet_db"])
+        self._tail_words = Metrics.counter(METRICS_NAMESPACE, UNSURE_TAIL_WORDS)
 
     def setup(self):
         self.detector = PiiDetector(self.pii_cfg)
@@ -409,7 +414,10 @@ class RedactTranscript(Stage):
             entities = [own or other for own, other in zip(entities, placed)]
             shipped_text = " ".join(w.text for w in redact_words(supplied, self.operator))
             record.supplied_transcript = None   # the unredacted text goes no further
-        record.words = redact_words(mark_words(record.words, entities), self.operator)
+        marked = mark_words(record.words, entities)
+        kept = without_unsure_tail(marked, record.audio, record.sample_rate, *self.tail)
+        self._tail_words.inc(len(marked) - len(kept))
+        record.words = redact_words(kept, self.operator)
         record.text = shipped_text if shipped_text is not None else " ".join(w.text for w in record.words)
         record.pii_counts = entity_counts(record.words)
         yield record

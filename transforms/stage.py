@@ -20,6 +20,8 @@ from transforms.records import Pack, Quarantined, Rejected
 QUARANTINE = "quarantine"
 METRICS_NAMESPACE = "deid"
 WORK_CLOCK = "work_clock"
+# Words dropped from transcripts as an unsure tail (transforms.asr.without_unsure_tail), for the run report.
+UNSURE_TAIL_WORDS = "unsure_tail_words_dropped"
 # A service a stage calls went away (a shared model's serving process): a retry can succeed.
 NOT_THE_RECORDS_FAULT = (ConnectionError, EOFError)
 log = logging.getLogger("deid")

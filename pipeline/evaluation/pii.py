@@ -20,7 +20,7 @@ import soundfile as sf
 from pipeline import config
 from pipeline.pii_set import readable, value_tokens
 from transforms.asr import (WHISPER_RATE, load_whisper, pack_boundaries, pack_index, plain_whisper, transcribe,
-                            transcribe_pack)
+                            transcribe_pack, without_unsure_tail)
 from transforms.identity import Keyring
 from transforms.pii import PiiDetector, TextOperator, mark_words, redact_words
 from transforms.records import Rejected
@@ -113,7 +113,9 @@ def evaluate(labels: list[dict], folder: str, cfg: dict, language: str) -> dict:
         audio, words = audios[key], heard_first[key]
         started = time.perf_counter()
         marked = mark_words(words, detector.find_in_words([w.text for w in words]))
-        shipped_words = redact_words(marked, operator)
+        sure = without_unsure_tail(marked, audio, rate, cfg["asr"]["unsure_tail_s"],
+                                   cfg["asr"]["unsure_tail_probability"], cfg["asr"]["unsure_tail_quiet_db"])
+        shipped_words = redact_words(sure, operator)
         shipped_text = " ".join(w.text for w in shipped_words)
         pii_s += time.perf_counter() - started
         asr_text = " ".join(w.text for w in words)

@@ -249,12 +249,15 @@ def _folders_with_impostors(trial_speakers: list) -> bool:
 
 def _word_reader(options: Options, whisper):
     """The timed words the pipeline's transcription step would hand the conversion (its own Whisper
-    settings), or nothing when the conversion does not use them."""
+    settings, less an unsure tail), or nothing when the conversion does not use them."""
     if not speaks_transcript(options.voice_cfg):
         return lambda audio: []
-    from transforms.asr import transcribe
+    from transforms.asr import WHISPER_RATE, transcribe, without_unsure_tail
 
-    return lambda audio: transcribe(whisper, audio, options.asr_cfg, language="en").words
+    asr = options.asr_cfg
+    return lambda audio: without_unsure_tail(transcribe(whisper, audio, asr, language="en").words, audio,
+                                             WHISPER_RATE, asr["unsure_tail_s"], asr["unsure_tail_probability"],
+                                             asr["unsure_tail_quiet_db"])
 
 
 def _spread_over_speakers(speakers: list) -> list:

@@ -33,3 +33,12 @@ def test_the_voice_line_says_whether_the_audio_is_synthetic_or_the_speakers_own(
     assert "digital silence" in _voice_line(dict(cfg["voice"], noise_floor_dbfs=0.0))
     warped = _voice_line(dict(cfg["voice"], method="warp"))
     assert "speaker's own voice converted" in warped and "synthetic" not in warped
+
+
+def test_the_card_says_when_an_unsure_tail_of_the_transcripts_was_dropped(cfg):
+    from pipeline.card import _tail_line
+
+    line = _tail_line(cfg["asr"])
+    assert "probability under 0.15 in a record's last 1.5 s" in line and "unless that tail held PII" in line
+    assert "at least 12.0 dB below the record's speech level" in line
+    assert _tail_line(dict(cfg["asr"], unsure_tail_s=0.0)) == "Every word the ASR wrote was kept."

@@ -1,5 +1,6 @@
 import pytest
 
+from conftest import loud_in
 from transforms.identity import Keyring
 from transforms.pii import TextOperator, luhn_valid, mark_words, redact_words
 from transforms.records import Word
@@ -74,16 +75,31 @@ def asr_words(text):
     return [Word(t, 0.4 * i, 0.4 * i + 0.3) for i, t in enumerate(text.split())]
 
 
-def redact_record(cfg, words, supplied):
+def redact_record(cfg, words, supplied, audio=None):
     from transforms.identity import InlineSecret
     from transforms.pii import RedactTranscript
     from transforms.records import Record
 
-    stage = RedactTranscript(cfg["pii"], InlineSecret(b"k1"))
+    stage = RedactTranscript(cfg["pii"], InlineSecret(b"k1"), cfg["asr"])
     stage.setup()
     record = Record(key="k", audio_uri="", speaker="s", account=None, voice_seed=b"", supplied_transcript=supplied,
-                    words=words)
+                    words=words, audio=loud_in([(0.0, 0.4 * len(words))], 0.4 * len(words)) if audio is None else audio)
     return next(iter(stage.apply(record)))
+
+
+def test_an_unsure_tail_is_dropped_after_the_pii_is_found(cfg):
+    words = asr_words("please call Robert Johnson tomorrow. Thank you.")
+    words[5].probability = 0.1    # "Thank", 2.0 s into a 3 s record, over silence: Whisper's own words
+    record = redact_record(cfg, words, None, loud_in([(0.0, 1.9)], 3.0))
+    assert record.text.endswith("tomorrow.") and "Thank" not in record.text and "Johnson" not in record.text
+    assert [w.pii for w in record.words] == [None, None, "PERSON", None]
+
+    # The same cut would leave "415 555" of a number: the tail is kept and the whole number redacted.
+    words = asr_words("my number is 415 555 0132.")
+    words[5].probability = 0.1
+    record = redact_record(cfg, words, None, loud_in([(0.0, 1.9)], 2.5))
+    assert "0132" not in record.text and "555" not in record.text
+    assert record.words[-1].pii == "PHONE_NUMBER" and record.words[-1].end == words[5].end   # silenced too
 
 
 def test_supplied_transcript_is_shipped_redacted_and_placed_in_time(cfg):
