@@ -1,3 +1,5 @@
+import tempfile
+
 import apache_beam as beam
 
 from conftest import loud_in
@@ -9,7 +11,8 @@ from transforms.records import Record, Word
 from transforms.stage import UNSURE_TAIL_WORDS
 
 
-def test_words_dropped_as_an_unsure_tail_are_counted_for_the_report(cfg):
+def test_words_dropped_as_an_unsure_tail_are_counted_for_the_report(cfg, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the local runner's own temporary folders
     words = [Word(t, 0.4 * i, 0.4 * i + 0.3) for i, t in enumerate("set a timer. Thank you so much.".split())]
     words[3].probability = 0.05     # "Thank", 1.2 s into a 2.5 s record, over silence
     records = [Record(key=f"k{i}", audio_uri="", speaker="s", account=None, voice_seed=b"", words=list(words),
