@@ -48,7 +48,6 @@ def build(p: beam.Pipeline, spec: RunSpec):
     key_bytes = cfg["identity"]["key_bytes"]
     voice_mode = cfg["voice"]["mode"]
     quarantines = []
-    machine_tag = spec.machine_tag
 
     if is_manifest(spec.input):
         parsed = (p
@@ -98,7 +97,7 @@ def build(p: beam.Pipeline, spec: RunSpec):
 
     decoded, q = _stage(packs, "Decode", DecodeAudio(cfg["audio"]))
     quarantines.append(q)
-    transcribed, q = _stage(decoded, "Transcribe", Transcribe(cfg["asr"], spec.local_workers, machine_tag))
+    transcribed, q = _stage(decoded, "Transcribe", Transcribe(cfg["asr"], spec.local_workers, spec.machine_tag))
     quarantines.append(q)
     redacted_text, q = _stage(transcribed, "RedactTranscript", RedactTranscript(cfg["pii"], spec.secret, cfg["asr"]))
     quarantines.append(q)
@@ -108,7 +107,7 @@ def build(p: beam.Pipeline, spec: RunSpec):
     quarantines.append(q)
     if cfg["redaction"]["verify"]:
         redacted, q = _stage(redacted, "VerifyRedaction", VerifyRedaction(cfg["asr"], cfg["pii"], spec.local_workers,
-                                                                           machine_tag))
+                                                                           spec.machine_tag))
         quarantines.append(q)
     shard_entries, q = _stage(redacted, "Encode",
                               BuildShardEntry(cfg["identity"]["metadata_allowlist"], voice_mode,

@@ -152,7 +152,11 @@ def without_stacks(words: list, min_words: int = STACK_MIN_WORDS) -> list:
     return kept
 
 
-def frame_levels_db(audio: np.ndarray, sample_rate: int, frame_s: float = 0.025, hop_s: float = 0.01) -> np.ndarray:
+LEVEL_HOP_S = 0.01
+
+
+def frame_levels_db(audio: np.ndarray, sample_rate: int, frame_s: float = 0.025,
+                    hop_s: float = LEVEL_HOP_S) -> np.ndarray:
     """Power in dB of each `frame_s` frame of `audio`, every `hop_s` (frame i starts at i * hop_s)."""
     hop, frame = max(1, int(hop_s * sample_rate)), max(1, int(frame_s * sample_rate))
     energy = np.concatenate([[0.0], np.cumsum(np.square(audio, dtype=np.float64))])
@@ -162,31 +166,29 @@ def frame_levels_db(audio: np.ndarray, sample_rate: int, frame_s: float = 0.025,
     return 10.0 * np.log10(power + 1e-12)
 
 
-def without_unsure_tail(words: list, audio: np.ndarray, sample_rate: int, tail_s: float, min_probability: float,
-                        quiet_db: float, hop_s: float = 0.01) -> list:
+def without_unsure_tail(words: list, audio: np.ndarray, sample_rate: int, asr_cfg: dict) -> list:
     """`words` less their tail from the first word (after the record's first) of probability under
-    `min_probability` that starts in the record's last `tail_s` seconds over audio at least `quiet_db`
-    below the record's speech level (the 95th percentile of its frame levels; the loudest frame under the
-    word counts).
+    asr.unsure_tail_probability that starts in the record's last asr.unsure_tail_s seconds over audio at least
+    asr.unsure_tail_quiet_db below the record's speech level (the 95th percentile of its frame levels; the
+    loudest frame under the word counts).
 
     A window longer than its record lets Whisper go on past the last word with words of its own, written over
     the silence after the speech ("... by a brook. I'm sure I'm sure I'm", 14 dB and more below the speech
     level, probability 0.13 or less). A real last word Whisper is unsure of is spoken at the speech's level and
     stays (README "Throughput"). A tail holding a PII word is kept whole: its span must stay redacted, so this
     runs after the PII marking and can only take words out of the text and the speech, never out of a
-    redaction. tail_s 0 keeps every word.
+    redaction. unsure_tail_s 0 keeps every word.
     """
+    tail_s = asr_cfg["unsure_tail_s"]
     if tail_s <= 0 or len(words) < 2:
         return words
     duration_s = len(audio) / sample_rate
-    levels = None
     for i, word in enumerate(words[1:], start=1):
-        if word.probability < min_probability and word.start >= duration_s - tail_s:
-            if levels is None:
-                levels = frame_levels_db(audio, sample_rate, hop_s=hop_s)
-            first = min(max(int(word.start / hop_s), 0), len(levels) - 1)
-            last = max(int(np.ceil(word.end / hop_s)), first + 1)
-            if levels[first:last].max() >= np.percentile(levels, 95) - quiet_db:
+        if word.probability < asr_cfg["unsure_tail_probability"] and word.start >= duration_s - tail_s:
+            levels = frame_levels_db(audio, sample_rate)
+            first = min(max(int(word.start / LEVEL_HOP_S), 0), len(levels) - 1)
+            last = max(int(np.ceil(word.end / LEVEL_HOP_S)), first + 1)
+            if levels[first:last].max() >= np.percentile(levels, 95) - asr_cfg["unsure_tail_quiet_db"]:
                 return words        # spoken over speech: a real word, however unsure
             return words if any(w.pii for w in words[i:]) else words[:i]
     return words

@@ -397,7 +397,7 @@ class RedactTranscript(Stage):
     def __init__(self, pii_cfg: dict, secret_source, asr_cfg: dict):
         super().__init__()
         self.pii_cfg, self.secret_source = pii_cfg, secret_source
-        self.tail = (asr_cfg["unsure_tail_s"], asr_cfg["unsure_tail_probability"], asr_cfg["unsure_tail_quiet_db"])
+        self.asr_cfg = asr_cfg
         self._tail_words = Metrics.counter(METRICS_NAMESPACE, UNSURE_TAIL_WORDS)
 
     def setup(self):
@@ -415,7 +415,7 @@ class RedactTranscript(Stage):
             shipped_text = " ".join(w.text for w in redact_words(supplied, self.operator))
             record.supplied_transcript = None   # the unredacted text goes no further
         marked = mark_words(record.words, entities)
-        kept = without_unsure_tail(marked, record.audio, record.sample_rate, *self.tail)
+        kept = without_unsure_tail(marked, record.audio, record.sample_rate, self.asr_cfg)
         self._tail_words.inc(len(marked) - len(kept))
         record.words = redact_words(kept, self.operator)
         record.text = shipped_text if shipped_text is not None else " ".join(w.text for w in record.words)

@@ -113,8 +113,7 @@ def evaluate(labels: list[dict], folder: str, cfg: dict, language: str) -> dict:
         audio, words = audios[key], heard_first[key]
         started = time.perf_counter()
         marked = mark_words(words, detector.find_in_words([w.text for w in words]))
-        sure = without_unsure_tail(marked, audio, rate, cfg["asr"]["unsure_tail_s"],
-                                   cfg["asr"]["unsure_tail_probability"], cfg["asr"]["unsure_tail_quiet_db"])
+        sure = without_unsure_tail(marked, audio, rate, cfg["asr"])
         shipped_words = redact_words(sure, operator)
         shipped_text = " ".join(w.text for w in shipped_words)
         pii_s += time.perf_counter() - started

@@ -256,8 +256,7 @@ def _word_reader(options: Options, whisper):
 
     asr = options.asr_cfg
     return lambda audio: without_unsure_tail(transcribe(whisper, audio, asr, language="en").words, audio,
-                                             WHISPER_RATE, asr["unsure_tail_s"], asr["unsure_tail_probability"],
-                                             asr["unsure_tail_quiet_db"])
+                                             WHISPER_RATE, asr)
 
 
 def _spread_over_speakers(speakers: list) -> list:

@@ -69,34 +69,38 @@ def test_words_stacked_at_one_instant_are_dropped_and_lone_zero_length_words_kep
     assert [w.text for w in without_stacks(short)] == ["a", "cat", "x", "y"]
 
 
+def tail(seconds, probability, quiet_db):
+    return {"unsure_tail_s": seconds, "unsure_tail_probability": probability, "unsure_tail_quiet_db": quiet_db}
+
+
 def test_an_unsure_tail_over_quiet_audio_is_dropped_from_its_first_unsure_word():
     words = [Word("turn", 0.3, 0.6, 0.95), Word("it", 0.6, 0.7, 0.08), Word("off.", 0.7, 1.1, 0.9),
              Word("Thank", 4.0, 4.2, 0.11), Word("you.", 4.2, 4.4, 0.9), Word("Bye.", 4.5, 4.7, 0.05)]
     audio = loud_in([(0.3, 1.1)], 5.0)     # speech under the first three words only
-    kept = without_unsure_tail(words, audio, SR, 1.5, 0.15, 12.0)
+    kept = without_unsure_tail(words, audio, SR, tail(1.5, 0.15, 12.0))
     # "it" is unsure but starts before the last 1.5 s; "Thank" starts the tail, and everything after it goes.
     assert [w.text for w in kept] == ["turn", "it", "off."]
-    assert without_unsure_tail(words, audio, SR, 0.0, 0.15, 12.0) == words
-    assert without_unsure_tail(words, audio, SR, 1.5, 0.10, 12.0) == words[:5]
+    assert without_unsure_tail(words, audio, SR, tail(0.0, 0.15, 12.0)) == words
+    assert without_unsure_tail(words, audio, SR, tail(1.5, 0.10, 12.0)) == words[:5]
     # The record's first word is never the start of a tail, however late, quiet and unsure.
     lone = [Word("yes", 0.2, 0.5, 0.05)]
-    assert without_unsure_tail(lone, loud_in([], 0.6), SR, 1.5, 0.15, 12.0) == lone
+    assert without_unsure_tail(lone, loud_in([], 0.6), SR, tail(1.5, 0.15, 12.0)) == lone
 
 
 def test_an_unsure_last_word_spoken_at_the_speech_level_is_kept():
     words = [Word("call", 0.3, 0.6, 0.95), Word("her", 0.6, 0.8, 0.9), Word("mobile.", 4.0, 4.6, 0.08)]
-    assert without_unsure_tail(words, loud_in([(0.3, 0.8), (4.0, 4.6)], 5.0), SR, 1.5, 0.15, 12.0) == words
+    assert without_unsure_tail(words, loud_in([(0.3, 0.8), (4.0, 4.6)], 5.0), SR, tail(1.5, 0.15, 12.0)) == words
     # Said 10 dB under the speech level, it is speech for a 12 dB gap, not for an 8 dB one.
     softer = loud_in([(0.3, 0.8), (4.0, 4.6)], 5.0)
     softer[int(4.0 * SR):int(4.6 * SR)] *= 10 ** (-10 / 20)
-    assert without_unsure_tail(words, softer, SR, 1.5, 0.15, 12.0) == words
-    assert without_unsure_tail(words, softer, SR, 1.5, 0.15, 8.0) == words[:2]
+    assert without_unsure_tail(words, softer, SR, tail(1.5, 0.15, 12.0)) == words
+    assert without_unsure_tail(words, softer, SR, tail(1.5, 0.15, 8.0)) == words[:2]
 
 
 def test_an_unsure_tail_holding_pii_is_kept_whole():
     words = [Word("call", 0.3, 0.6, 0.95), Word("five", 3.6, 3.9, 0.12), Word("five", 3.9, 4.2, 0.9, "PHONE_NUMBER"),
              Word("please.", 4.3, 4.6, 0.9)]
-    assert without_unsure_tail(words, loud_in([(0.3, 1.0)], 5.0), SR, 1.5, 0.15, 12.0) == words
+    assert without_unsure_tail(words, loud_in([(0.3, 1.0)], 5.0), SR, tail(1.5, 0.15, 12.0)) == words
 
 
 def test_faster_whisper_segments_become_words_without_stacks_or_blanks():
