@@ -157,6 +157,8 @@ def validate(cfg: dict) -> dict:
         raise ConfigError("config key 'voice.noise_floor_dbfs' must be 0 (none) or between -96 and -30 dBFS")
     if not 0.0 <= voice["breathiness_max"] <= 0.9:
         raise ConfigError("config key 'voice.breathiness_max' must be between 0 and 0.9")
+    if voice["segment_s"] != 0 and voice["segment_s"] < 5.0:
+        raise ConfigError("config key 'voice.segment_s' must be 0 (whole records) or at least 5 seconds")
     if cfg["audio"]["sample_rate"] != 16000:
         raise ConfigError("config key 'audio.sample_rate' must be 16000: Whisper hears 16 kHz audio")
     if not 0 <= cfg["asr"]["pack_seconds"] <= 30:

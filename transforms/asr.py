@@ -27,6 +27,7 @@ import numpy as np
 from apache_beam.utils.multi_process_shared import MultiProcessShared
 from apache_beam.utils.shared import Shared
 
+from transforms.audio_io import LEVEL_HOP_S, frame_levels_db
 from transforms.records import Pack, Word
 from transforms.stage import Stage, log
 
@@ -150,20 +151,6 @@ def without_stacks(words: list, min_words: int = STACK_MIN_WORDS) -> list:
         if instant is None or len(run) < min_words:
             kept += run
     return kept
-
-
-LEVEL_HOP_S = 0.01
-
-
-def frame_levels_db(audio: np.ndarray, sample_rate: int, frame_s: float = 0.025,
-                    hop_s: float = LEVEL_HOP_S) -> np.ndarray:
-    """Power in dB of each `frame_s` frame of `audio`, every `hop_s` (frame i starts at i * hop_s)."""
-    hop, frame = max(1, int(hop_s * sample_rate)), max(1, int(frame_s * sample_rate))
-    energy = np.concatenate([[0.0], np.cumsum(np.square(audio, dtype=np.float64))])
-    starts = hop * np.arange(max(1, (len(audio) - frame) // hop + 1))
-    ends = np.minimum(starts + frame, len(audio))
-    power = (energy[ends] - energy[starts]) / np.maximum(ends - starts, 1)
-    return 10.0 * np.log10(power + 1e-12)
 
 
 def without_unsure_tail(words: list, audio: np.ndarray, sample_rate: int, asr_cfg: dict) -> list:

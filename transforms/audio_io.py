@@ -77,6 +77,51 @@ def decode_stream(stream: BinaryIO, limits: AudioLimits) -> DecodedAudio:
     return DecodedAudio(np.ascontiguousarray(mono, dtype=np.float32), int(rate), int(samples.shape[1]))
 
 
+LEVEL_HOP_S = 0.01
+
+
+def frame_levels_db(audio: np.ndarray, sample_rate: int, frame_s: float = 0.025,
+                    hop_s: float = LEVEL_HOP_S) -> np.ndarray:
+    """Power in dB of each `frame_s` frame of `audio`, every `hop_s` (frame i starts at i * hop_s)."""
+    hop, frame = max(1, int(hop_s * sample_rate)), max(1, int(frame_s * sample_rate))
+    energy = np.concatenate([[0.0], np.cumsum(np.square(audio, dtype=np.float64))])
+    starts = hop * np.arange(max(1, (len(audio) - frame) // hop + 1))
+    ends = np.minimum(starts + frame, len(audio))
+    power = (energy[ends] - energy[starts]) / np.maximum(ends - starts, 1)
+    return 10.0 * np.log10(power + 1e-12)
+
+
+def parts_at_quiet(audio: np.ndarray, sample_rate: int, max_s: float, words: list = ()) -> list:
+    """Sample ranges (start, end) that cut `audio` into parts of at most `max_s` (0 = one part).
+
+    The voice conversion takes long records part by part: converted whole, a record's memory and time grow
+    with its length, faster than linearly for Festival (README, "Long records"). Each cut lies in the second
+    half of its part, at its quietest 25 ms that no word's span covers, so that every word stays whole in one
+    part; where words cover all of it (half a part without a gap in their times), or none are given, the
+    quietest moment is taken.
+    """
+    limit = int(max_s * sample_rate)
+    if limit <= 0 or len(audio) <= limit:
+        return [(0, len(audio))]
+    hop = int(LEVEL_HOP_S * sample_rate)
+    levels = frame_levels_db(audio, sample_rate)
+    covered = np.zeros(len(levels), dtype=bool)
+    for word in words:
+        if np.isfinite(word.start) and np.isfinite(word.end):
+            covered[max(int(word.start / LEVEL_HOP_S) - 2, 0):max(int(np.ceil(word.end / LEVEL_HOP_S)) + 1, 0)] = True
+    bounds, start = [], 0
+    while len(audio) - start > limit:
+        low, high = (start + limit // 2) // hop, (start + limit) // hop - 2
+        candidates = np.where(covered[low:high], np.inf, levels[low:high])
+        if not np.isfinite(candidates).any():
+            candidates = levels[low:high]
+        cut = (low + int(np.argmin(candidates)) + 1) * hop     # inside the quietest frame
+        bounds.append((start, cut))
+        start = cut
+    bounds.append((start, len(audio)))
+    return bounds
+
+
 def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     if rate_in == rate_out:
         return samples.astype(np.float32, copy=False)

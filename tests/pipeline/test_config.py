@@ -47,6 +47,8 @@ def test_override_file_merges_over_defaults(tmp_path):
     ("voice:\n  high_band_tilt_min_db: 1.0\n", "voice.high_band_tilt_min_db"),
     ("voice:\n  noise_floor_dbfs: -20.0\n", "voice.noise_floor_dbfs"),
     ("voice:\n  noise_floor_dbfs: 3\n", "voice.noise_floor_dbfs"),
+    ("voice:\n  segment_s: 2.0\n", "voice.segment_s"),
+    ("voice:\n  segment_s: -30.0\n", "voice.segment_s"),
     ("audio:\n  sample_rate: 22050\n", "audio.sample_rate"),
     ("voice:\n  tts_voices: [kal16]\n", "voice.tts_voices"),
     ("voice:\n  tts_voices: []\n", "voice.tts_voices"),

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from transforms.audio_io import AudioLimits, decode_audio, encode_flac, resample
-from transforms.records import Rejected
+from conftest import loud_in
+from transforms.audio_io import AudioLimits, decode_audio, encode_flac, frame_levels_db, parts_at_quiet, resample
+from transforms.records import Rejected, Word
 
 LIMITS = AudioLimits()
 
@@ -81,3 +82,44 @@ def test_flac_encoding_is_lossless_at_16_bit_and_deterministic():
 def test_resample_identity_is_a_no_op():
     x = tone()
     assert resample(x, 16000, 16000) is x
+
+
+def spoken_words(duration_s: float, word_s: float = 0.35, gap_s: float = 0.1, pause_every: int = 7,
+                 pause_s: float = 0.6) -> list:
+    """Words of `word_s` with short gaps and a longer pause after every `pause_every` words."""
+    words, t, i = [], 0.3, 0
+    while t + word_s < duration_s - 0.3:
+        words.append(Word(f"w{i}", t, t + word_s))
+        i += 1
+        t += word_s + (pause_s if i % pause_every == 0 else gap_s)
+    return words
+
+
+def test_a_long_record_is_cut_between_words_into_parts_of_at_most_the_limit():
+    words = spoken_words(41.0)
+    audio = loud_in([(w.start, w.end) for w in words], 41.0)
+    bounds = parts_at_quiet(audio, 16000, 10.0, words)
+    assert bounds[0][0] == 0 and bounds[-1][1] == len(audio) and len(bounds) >= 5
+    assert all(a == b for (_, a), (b, _) in zip(bounds, bounds[1:]))
+    assert all(0 < end - start <= 10.0 * 16000 for start, end in bounds)
+    for _, cut in bounds[:-1]:
+        t = cut / 16000
+        assert not any(w.start <= t <= w.end for w in words), t
+        assert np.sqrt(np.mean(audio[cut - 80:cut + 80] ** 2)) < 0.005     # in the quiet between words
+
+
+@pytest.mark.parametrize("gapless_words", [True, False])
+def test_without_a_gap_between_words_the_cut_takes_the_quietest_moment(gapless_words):
+    audio = loud_in([(0.0, 9.2), (9.3, 30.0)], 30.0)
+    words = [Word(f"w{i}", i * 0.5, i * 0.5 + 0.5) for i in range(60)] if gapless_words else []
+    _, cut = parts_at_quiet(audio, 16000, 12.0, words)[0]
+    assert abs(cut / 16000 - 9.25) < 0.03
+    levels = frame_levels_db(audio, 16000)
+    assert levels[int(cut / 16000 / 0.01) - 1] < np.percentile(levels, 95) - 30
+
+
+def test_a_record_within_the_limit_or_a_limit_of_zero_is_one_part():
+    audio = np.zeros(20 * 16000, np.float32)
+    assert parts_at_quiet(audio, 16000, 20.0) == [(0, len(audio))]
+    assert parts_at_quiet(audio, 16000, 0.0) == [(0, len(audio))]
+

@@ -120,6 +120,30 @@ def test_the_method_is_chosen_by_config_and_the_voice_bank_is_keyed(cfg, source)
     assert drawn == set(voice_cfg["tts_voices"])
 
 
+def test_a_long_record_is_spoken_in_parts_with_every_word_and_one_voice(cfg, source):
+    from transforms.audio_io import parts_at_quiet
+
+    audio, words = source
+    gap = np.zeros(SR // 2, np.float32)
+    copies, long_words, offset = [], [], 0.0
+    for _ in range(4):
+        copies += [audio, gap]
+        long_words += [Word(w.text, w.start + offset, w.end + offset) for w in words]
+        offset += (len(audio) + len(gap)) / SR
+    long_audio = np.concatenate(copies)
+    voice_cfg = dict(cfg["voice"], method="resynthesize", segment_s=6.0)
+    bounds = parts_at_quiet(long_audio, SR, 6.0, long_words)
+    assert len(bounds) >= 3
+    out = anonymize(long_audio, SR, b"seed-one", voice_cfg, long_words)
+    assert out.shape == long_audio.shape and np.array_equal(out, anonymize(long_audio, SR, b"seed-one", voice_cfg,
+                                                                            long_words))
+    floor = voice_cfg["noise_floor_dbfs"]
+    for w in long_words:
+        assert _rms_db(out[int(w.start * SR):int(w.end * SR)]) > floor + 20, w.text
+    whole = anonymize(long_audio, SR, b"seed-one", dict(voice_cfg, segment_s=0.0), long_words)
+    assert abs(np.log(median_f0(out, SR) / median_f0(whole, SR))) < 0.05
+
+
 @pytest.mark.slow
 def test_words_survive_resynthesis_from_whisper_times(cfg, speech, whisper):
     from transforms.asr import transcribe

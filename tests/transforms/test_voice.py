@@ -6,10 +6,12 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that
 
+from transforms.audio_io import parts_at_quiet
 from transforms.identity import Keyring
-from transforms.records import Record
+from transforms.records import Record, Word
 from transforms.voice import (POWER_DB_PER_NEPER, ConvertVoice, anonymize, convert, derive_params, draw_warp,
-                              estimate_warp, f0_contour, median_f0, replace_high_band, warp_source_bins)
+                              estimate_warp, f0_contour, median_f0, replace_high_band,
+                              warp_source_bins, words_within)
 
 SR = 16000
 TEXT = "Turn the living room lights off and play some quiet music."
@@ -182,3 +184,21 @@ def test_stage_replaces_the_audio_in_a_beam_pipeline(cfg, speech):
         converted = p | beam.Create([record]) | beam.ParDo(ConvertVoice(warp(cfg))).with_outputs(
             "quarantine", main="ok")
         assert_that(converted.ok, check)
+
+
+def test_a_part_holds_the_words_that_start_in_it_timed_from_its_start():
+    words = [Word("a", 0.5, 1.0), Word("b", 9.8, 10.4), Word("c", 10.5, 11.0), Word("d", float("nan"), 12.0)]
+    inside = words_within(words, 5.0, 10.2)
+    assert [(w.text, round(w.start, 6), round(w.end, 6)) for w in inside] == [("b", 4.8, 5.2)]
+    assert [w.text for w in words_within(words, 10.2, 20.0)] == ["c"]
+
+
+def test_warp_in_parts_keeps_the_length_and_the_pseudo_speakers_pitch(cfg, speech):
+    sentence = speech(TEXT, "en-us+m3")
+    audio = np.concatenate([np.concatenate([sentence, np.zeros(SR // 2, np.float32)]) for _ in range(4)])
+    voice = dict(warp(cfg), segment_s=6.0)
+    assert len(parts_at_quiet(audio, SR, 6.0)) >= 3
+    parts = anonymize(audio, SR, seed("speaker:a"), voice)
+    whole = anonymize(audio, SR, seed("speaker:a"), dict(voice, segment_s=0.0))
+    assert parts.shape == audio.shape and parts.dtype == np.float32 and np.isfinite(parts).all()
+    assert abs(np.log(median_f0(parts, SR) / median_f0(whole, SR))) < 0.05
