@@ -43,19 +43,26 @@ def utterance_plan(index: int) -> tuple[str, str]:
     return voices[index % len(voices)], " ".join(SENTENCES[(first + j) % len(SENTENCES)] for j in range(2))
 
 
-def make_speech(folder: str, minutes: float, sample_rate: int = 16000) -> tuple[str, float]:
-    """Writes varied TTS utterances totalling at least `minutes`; returns (manifest path, audio seconds)."""
+def make_speech(folder: str, minutes: float, sample_rate: int = 16000, one_record: bool = False) -> tuple[str, float]:
+    """Writes varied TTS utterances totalling at least `minutes`; returns (manifest path, audio seconds).
+    `one_record` joins them into a single record, for measuring what one long input costs."""
     os.makedirs(folder, exist_ok=True)
-    total, lines, i = 0.0, [], 0
+    total, lines, audios, i = 0.0, [], [], 0
     while total < minutes * 60.0:
         voice, text = utterance_plan(i)
         audio = synthesize(text, voice, sample_rate)
         audio = np.concatenate([np.zeros(sample_rate // 4, np.float32), audio, np.zeros(sample_rate // 4, np.float32)])
         name = f"utt{i:05d}.wav"
-        sf.write(os.path.join(folder, name), audio, sample_rate, subtype="PCM_16")
-        lines.append({"id": f"bench-{i:05d}", "audio": name, "speaker_id": f"voice-{voice}"})
+        if one_record:
+            audios.append(audio)
+        else:
+            sf.write(os.path.join(folder, name), audio, sample_rate, subtype="PCM_16")
+            lines.append({"id": f"bench-{i:05d}", "audio": name, "speaker_id": f"voice-{voice}"})
         total += len(audio) / sample_rate
         i += 1
+    if one_record:
+        sf.write(os.path.join(folder, "long.wav"), np.concatenate(audios), sample_rate, subtype="PCM_16")
+        lines = [{"id": "bench-long", "audio": "long.wav", "speaker_id": "voice-mixed"}]
     manifest = os.path.join(folder, "manifest.jsonl")
     with open(manifest, "w", encoding="utf-8") as f:
         f.writelines(json.dumps(line) + "\n" for line in lines)
@@ -164,14 +171,14 @@ def phases(launched_epoch: float, wall: float, window: list | None, audio_second
 
 
 def run_benchmark(minutes: float, input_dir: str | None, workers: list[int], cfg: dict,
-                  config_path: str | None) -> dict:
+                  config_path: str | None, one_record: bool = False) -> dict:
     with tempfile.TemporaryDirectory(prefix="deid-bench-") as tmp:
         if input_dir:
             manifest = os.path.join(input_dir, "manifest.jsonl")
             if not os.path.exists(manifest):
                 raise FileNotFoundError(f"{manifest} does not exist (make one with --minutes and no --input)")
         else:
-            manifest, _ = make_speech(os.path.join(tmp, "speech"), minutes)
+            manifest, _ = make_speech(os.path.join(tmp, "speech"), minutes, one_record=one_record)
         secret = "bench-secret-" + os.urandom(16).hex()
         results = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
                    "naive": naive_loop(manifest, cfg["asr"]), "pipeline": []}

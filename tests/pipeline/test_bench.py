@@ -1,4 +1,8 @@
-from pipeline.bench import SENTENCES, format_results, phases, utterance_plan
+import json
+
+import soundfile as sf
+
+from pipeline.bench import SENTENCES, format_results, make_speech, phases, utterance_plan
 from pipeline.tts import ESPEAK_VOICES, FLITE_VOICES
 
 
@@ -26,3 +30,13 @@ def test_benchmark_utterances_do_not_repeat_a_voice_with_the_same_text():
     plans = [utterance_plan(i) for i in range(voices * len(SENTENCES))]
     assert len(set(plans)) == len(plans)
     assert len({voice for voice, _ in plans}) == voices and len({text for _, text in plans}) == len(SENTENCES)
+
+
+def test_one_record_joins_the_generated_speech_into_a_single_input(tmp_path):
+    manifest, seconds = make_speech(str(tmp_path / "one"), 0.2, one_record=True)
+    lines = [json.loads(line) for line in open(manifest)]
+    assert len(lines) == 1 and seconds >= 12.0
+    info = sf.info(str(tmp_path / "one" / lines[0]["audio"]))
+    assert abs(info.frames / info.samplerate - seconds) < 0.01
+    _, apart = make_speech(str(tmp_path / "apart"), 0.2)
+    assert abs(apart - seconds) < 0.01 and len(open(tmp_path / "apart" / "manifest.jsonl").readlines()) > 1
