@@ -242,7 +242,8 @@ def anonymize(audio: np.ndarray, sample_rate: int, seed: bytes, voice_cfg: dict,
     records"), every part with the same voice."""
     params = derive_params(seed, voice_cfg)
     frame_period_ms = voice_cfg["frame_period_ms"]
-    if speaks_transcript(voice_cfg):
+    speaks = speaks_transcript(voice_cfg)
+    if speaks:
         from transforms.resynth import resynthesize
 
         def convert_part(part, part_words):
@@ -250,7 +251,7 @@ def anonymize(audio: np.ndarray, sample_rate: int, seed: bytes, voice_cfg: dict,
     else:
         def convert_part(part, part_words):
             return convert(part, sample_rate, params, frame_period_ms)
-    bounds = parts_at_quiet(audio, sample_rate, voice_cfg["segment_s"], words if speaks_transcript(voice_cfg) else ())
+    bounds = parts_at_quiet(audio, sample_rate, voice_cfg["segment_s"], words if speaks else ())
     if len(bounds) == 1:
         return convert_part(audio, list(words))
     return np.concatenate([convert_part(audio[a:b], words_within(words, a / sample_rate, b / sample_rate))
