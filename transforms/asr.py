@@ -91,6 +91,52 @@ def install_window_padding() -> None:
     library.pad_or_trim = pad_to_window
 
 
+# faster-whisper computes the log-Mel features of a whole record in one go: for a 10-minute record its STFT
+# held about 390 MB at once (every frame's spectrum, in double and then single precision; README "Long
+# records"). Past FEATURE_CHUNK_FRAMES frames they are computed that many frames at a time, each frame by the
+# library's own STFT and filters, and the record-wide clamp applied once at the end, as the library does.
+FEATURE_CHUNK_FRAMES = 6000     # 60 s of audio
+
+
+def chunked_log_mel(extractor, waveform: np.ndarray, padding: int = 160,
+                    chunk_frames: int = FEATURE_CHUNK_FRAMES) -> np.ndarray:
+    """The features faster-whisper's FeatureExtractor gives `waveform`, computed chunk_frames at a time."""
+    n_fft, hop = extractor.n_fft, extractor.hop_length
+    waveform = np.pad(waveform.astype(np.float32), (0, padding)) if padding else waveform.astype(np.float32)
+    padded = np.pad(waveform, (n_fft // 2, n_fft // 2), mode="reflect")
+    frames = 1 + (len(padded) - n_fft) // hop - 1          # the library drops the last frame
+    window = np.hanning(n_fft + 1)[:-1].astype("float32")
+    mel = np.empty((extractor.mel_filters.shape[0], frames), dtype=np.float32)
+    for start in range(0, frames, chunk_frames):
+        stop = min(start + chunk_frames, frames)
+        piece = padded[start * hop:(stop - 1) * hop + n_fft]
+        stft = extractor.stft(piece, n_fft, hop, window=window, center=False, return_complex=True).astype("complex64")
+        mel[:, start:stop] = extractor.mel_filters @ (np.abs(stft) ** 2)
+    log_spec = np.log10(np.clip(mel, a_min=1e-10, a_max=None))
+    log_spec = np.maximum(log_spec, log_spec.max() - 8.0)
+    return (log_spec + 4.0) / 4.0
+
+
+def install_chunked_features() -> None:
+    from faster_whisper.feature_extractor import FeatureExtractor
+
+    if getattr(FeatureExtractor.__call__, "deid_chunked", False):
+        return
+    library_call = FeatureExtractor.__call__
+
+    def features(self, waveform, padding=160, chunk_length=None):
+        if waveform.ndim != 1 or len(waveform) + padding <= FEATURE_CHUNK_FRAMES * self.hop_length:
+            return library_call(self, waveform, padding, chunk_length)
+        if chunk_length is not None:
+            self.n_samples = chunk_length * self.sampling_rate
+            self.nb_max_frames = self.n_samples // self.hop_length
+        return chunked_log_mel(self, waveform, padding)
+
+    features.deid_chunked = True
+    features.library_call = library_call
+    FeatureExtractor.__call__ = features
+
+
 def load_whisper(asr_cfg: dict, cpu_threads: int, parallel_calls: int = 1):
     """A WhisperModel; `parallel_calls` > 1 lets that many threads transcribe at once on one copy of the
     weights (CTranslate2 shares them between its workers on one device)."""
@@ -99,6 +145,7 @@ def load_whisper(asr_cfg: dict, cpu_threads: int, parallel_calls: int = 1):
     from pipeline.models import resolve_whisper
 
     install_window_padding()
+    install_chunked_features()
     path, _ = resolve_whisper(asr_cfg["model"], asr_cfg["model_sha256"])
     return WhisperModel(path, device="cpu", compute_type=asr_cfg["compute_type"], cpu_threads=cpu_threads,
                         num_workers=parallel_calls)

@@ -9,7 +9,8 @@ import pytest
 from apache_beam.pvalue import TaggedOutput
 
 from conftest import loud_in
-from transforms.asr import (Transcribe, Transcript, acquire_whisper, encoder_window, encoder_window_s,
+from transforms.asr import (FEATURE_CHUNK_FRAMES, Transcribe, Transcript, acquire_whisper, chunked_log_mel,
+                            encoder_window, encoder_window_s, install_chunked_features,
                             install_window_padding, join_with_gaps, pack_boundaries, pack_index, plain_whisper,
                             plan_windows, remove_shared_model_folder, shared_model_folder, split_words,
                             transcribe, transcribe_pack, without_stacks, without_unsure_tail, words_of)
@@ -334,3 +335,20 @@ def test_a_lost_model_server_fails_the_bundle_instead_of_quarantining_its_record
                     audio=np.zeros(SR, np.float32), duration_in=1.0)
     with pytest.raises(ConnectionResetError):
         list(stage.process(Pack(0, [record])))
+
+
+def test_features_of_a_long_record_are_the_librarys_computed_a_chunk_at_a_time():
+    from faster_whisper.feature_extractor import FeatureExtractor
+
+    install_chunked_features()
+    features = FeatureExtractor.__call__
+    extractor = FeatureExtractor()
+    seconds = FEATURE_CHUNK_FRAMES / 100 + 15
+    t = np.arange(int(seconds * SR)) / SR
+    rng = np.random.default_rng(3)
+    audio = (0.2 * np.sin(2 * np.pi * 220 * t) * (t % 3 < 2) + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
+    library = features.library_call(extractor, audio)
+    assert np.array_equal(extractor(audio), library)
+    assert np.array_equal(chunked_log_mel(extractor, audio, chunk_frames=700), library)
+    short = audio[:10 * SR]
+    assert np.array_equal(extractor(short), features.library_call(extractor, short))
