@@ -102,8 +102,13 @@ def chunked_log_mel(extractor, waveform: np.ndarray, padding: int = 160,
                     chunk_frames: int = FEATURE_CHUNK_FRAMES) -> np.ndarray:
     """The features faster-whisper's FeatureExtractor gives `waveform`, computed chunk_frames at a time."""
     n_fft, hop = extractor.n_fft, extractor.hop_length
-    waveform = np.pad(waveform.astype(np.float32), (0, padding)) if padding else waveform.astype(np.float32)
-    padded = np.pad(waveform, (n_fft // 2, n_fft // 2), mode="reflect")
+    half = n_fft // 2
+    # One copy of the record: the library's zero padding at the end, then a reflection of n_fft // 2 samples
+    # at each edge (numpy's "reflect": the edge sample itself is not repeated).
+    padded = np.zeros(len(waveform) + padding + 2 * half, dtype=np.float32)
+    padded[half:half + len(waveform)] = waveform
+    padded[:half] = padded[2 * half:half:-1]
+    padded[-half:] = padded[-half - 2:-2 * half - 2:-1]
     frames = 1 + (len(padded) - n_fft) // hop - 1          # the library drops the last frame
     window = np.hanning(n_fft + 1)[:-1].astype("float32")
     mel = np.empty((extractor.mel_filters.shape[0], frames), dtype=np.float32)
@@ -112,9 +117,12 @@ def chunked_log_mel(extractor, waveform: np.ndarray, padding: int = 160,
         piece = padded[start * hop:(stop - 1) * hop + n_fft]
         stft = extractor.stft(piece, n_fft, hop, window=window, center=False, return_complex=True).astype("complex64")
         mel[:, start:stop] = extractor.mel_filters @ (np.abs(stft) ** 2)
-    log_spec = np.log10(np.clip(mel, a_min=1e-10, a_max=None))
-    log_spec = np.maximum(log_spec, log_spec.max() - 8.0)
-    return (log_spec + 4.0) / 4.0
+    # The library's operations, in place.
+    np.log10(np.clip(mel, 1e-10, None, out=mel), out=mel)
+    np.maximum(mel, mel.max() - 8.0, out=mel)
+    mel += 4.0
+    mel /= 4.0
+    return mel
 
 
 def install_chunked_features() -> None:
