@@ -21,7 +21,7 @@ from bisect import bisect_right
 from collections import defaultdict
 from contextlib import contextmanager
 from itertools import groupby
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from apache_beam.utils.multi_process_shared import MultiProcessShared
@@ -298,7 +298,7 @@ def join_with_gaps(audios: list, gap_samples: int) -> tuple:
 def split_words(words: list, spans: list, sample_rate: int) -> list:
     """Each word goes to the record nearest its midpoint (the cut is the middle of a gap), with its times
     made relative to that record and clipped to it, so that a word Whisper placed in a gap is still redacted
-    at the record's edge."""
+    at the record's edge; everything else about the word (its PII mark, its probability) stays."""
     starts = [start / sample_rate for start, _ in spans]
     ends = [(start + length) / sample_rate for start, length in spans]
     cuts = [(ends[i] + starts[i + 1]) / 2.0 for i in range(len(spans) - 1)]
@@ -308,7 +308,7 @@ def split_words(words: list, spans: list, sample_rate: int) -> list:
         length = ends[i] - starts[i]
         start = min(max(word.start - starts[i], 0.0), length)
         end = min(max(word.end - starts[i], start), length)
-        per_record[i].append(Word(text=word.text, start=start, end=end, probability=word.probability))
+        per_record[i].append(replace(word, start=start, end=end))
     return per_record
 
 

@@ -26,11 +26,12 @@ figures").
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pyworld as pw
 
+from transforms.asr import split_words
 from transforms.audio_io import parts_at_quiet
 from transforms.identity import unit_floats
 from transforms.stage import Stage
@@ -228,34 +229,28 @@ def median_f0(audio: np.ndarray, sample_rate: int) -> float:
     return float(np.median(voiced)) if len(voiced) else 0.0
 
 
-def words_within(words: list, start_s: float, end_s: float) -> list:
-    """The words that start in [start_s, end_s), their times made relative to start_s (an end past end_s is
-    clipped to it)."""
-    return [replace(w, start=w.start - start_s, end=min(w.end, end_s) - start_s)
-            for w in words if start_s <= w.start < end_s]
-
-
 def anonymize(audio: np.ndarray, sample_rate: int, seed: bytes, voice_cfg: dict, words: list = ()) -> np.ndarray:
     """The pipeline's conversion of one utterance: the pseudo-voice of `seed`, applied. Method `resynthesize`
     speaks `words` (the transcript's, with times) again; `warp` converts the source's own voice. A record
     longer than voice.segment_s is converted part by part, cut at quiet moments between words (README, "Long
     records"), every part with the same voice."""
     params = derive_params(seed, voice_cfg)
-    frame_period_ms = voice_cfg["frame_period_ms"]
     speaks = speaks_transcript(voice_cfg)
     if speaks:
-        from transforms.resynth import resynthesize
+        from transforms.resynth import resynthesize     # resynth builds on this module
 
-        def convert_part(part, part_words):
-            return resynthesize(part, sample_rate, part_words, params, frame_period_ms)
-    else:
-        def convert_part(part, part_words):
-            return convert(part, sample_rate, params, frame_period_ms)
+    def convert_part(part, part_words):
+        if speaks:
+            return resynthesize(part, sample_rate, part_words, params, voice_cfg["frame_period_ms"])
+        return convert(part, sample_rate, params, voice_cfg["frame_period_ms"])
+
     bounds = parts_at_quiet(audio, sample_rate, voice_cfg["segment_s"], words if speaks else ())
     if len(bounds) == 1:
         return convert_part(audio, list(words))
-    return np.concatenate([convert_part(audio[a:b], words_within(words, a / sample_rate, b / sample_rate))
-                           for a, b in bounds]).astype(np.float32)
+    spans = [(a, b - a) for a, b in bounds]
+    return np.concatenate([convert_part(audio[a:b], part_words)
+                           for (a, b), part_words in zip(bounds, split_words(words, spans, sample_rate))]
+                          ).astype(np.float32)
 
 
 def speaks_transcript(voice_cfg: dict) -> bool:

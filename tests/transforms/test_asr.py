@@ -61,6 +61,14 @@ def test_words_go_back_to_their_record_with_local_times():
     assert (late.start, late.end) == pytest.approx((2.8, 3.0))
 
 
+def test_words_go_to_parts_cut_end_to_end_keeping_their_pii_mark_and_probability():
+    words = [Word("a", 0.5, 1.0), Word("b", 9.8, 10.4, 0.3, "PERSON"), Word("c", 10.5, 11.0)]
+    first, inside, last = split_words(words, [(0, 5 * SR), (5 * SR, int(5.2 * SR)), (int(10.2 * SR), 10 * SR)], SR)
+    assert [(w.text, round(w.start, 6), round(w.end, 6)) for w in inside] == [("b", 4.8, 5.2)]
+    assert (inside[0].pii, inside[0].probability) == ("PERSON", 0.3)
+    assert [w.text for w in first] == ["a"] and [w.text for w in last] == ["c"]
+
+
 def test_words_stacked_at_one_instant_are_dropped_and_lone_zero_length_words_kept():
     loop = [Word(t, 2.46, 2.46) for t in ["sorry,", "I'm"] * 20]
     words = [Word("the", 1.52, 1.68), Word("backstay.", 1.68, 2.28), Word("I'm", 2.28, 2.46)] + loop

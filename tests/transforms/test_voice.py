@@ -8,10 +8,9 @@ from apache_beam.testing.util import assert_that
 
 from transforms.audio_io import parts_at_quiet
 from transforms.identity import Keyring
-from transforms.records import Record, Word
+from transforms.records import Record
 from transforms.voice import (POWER_DB_PER_NEPER, ConvertVoice, anonymize, convert, derive_params, draw_warp,
-                              estimate_warp, f0_contour, median_f0, replace_high_band,
-                              warp_source_bins, words_within)
+                              estimate_warp, f0_contour, median_f0, replace_high_band, warp_source_bins)
 
 SR = 16000
 TEXT = "Turn the living room lights off and play some quiet music."
@@ -184,13 +183,6 @@ def test_stage_replaces_the_audio_in_a_beam_pipeline(cfg, speech):
         converted = p | beam.Create([record]) | beam.ParDo(ConvertVoice(warp(cfg))).with_outputs(
             "quarantine", main="ok")
         assert_that(converted.ok, check)
-
-
-def test_a_part_holds_the_words_that_start_in_it_timed_from_its_start():
-    words = [Word("a", 0.5, 1.0), Word("b", 9.8, 10.4), Word("c", 10.5, 11.0), Word("d", float("nan"), 12.0)]
-    inside = words_within(words, 5.0, 10.2)
-    assert [(w.text, round(w.start, 6), round(w.end, 6)) for w in inside] == [("b", 4.8, 5.2)]
-    assert [w.text for w in words_within(words, 10.2, 20.0)] == ["c"]
 
 
 def test_warp_in_parts_keeps_the_length_and_the_pseudo_speakers_pitch(cfg, speech):
