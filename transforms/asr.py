@@ -282,7 +282,10 @@ def plan_windows(durations: list, languages: list, pack_seconds: float, gap_s: f
 
 
 def join_with_gaps(audios: list, gap_samples: int) -> tuple:
-    """One array of the records separated by silence, and each record's (start, length) in samples."""
+    """One array of the records separated by silence, and each record's (start, length) in samples. A lone
+    record is its own array, not a copy: a long record is transcribed alone, and a copy held it twice."""
+    if len(audios) == 1:
+        return audios[0], [(0, len(audios[0]))]
     gap = np.zeros(gap_samples, np.float32)
     parts, spans, position = [], [], 0
     for i, audio in enumerate(audios):

@@ -229,11 +229,14 @@ def median_f0(audio: np.ndarray, sample_rate: int) -> float:
     return float(np.median(voiced)) if len(voiced) else 0.0
 
 
-def anonymize(audio: np.ndarray, sample_rate: int, seed: bytes, voice_cfg: dict, words: list = ()) -> np.ndarray:
+def anonymize(audio: np.ndarray, sample_rate: int, seed: bytes, voice_cfg: dict, words: list = (),
+              out: np.ndarray | None = None) -> np.ndarray:
     """The pipeline's conversion of one utterance: the pseudo-voice of `seed`, applied. Method `resynthesize`
     speaks `words` (the transcript's, with times) again; `warp` converts the source's own voice. A record
     longer than voice.segment_s is converted part by part, cut at quiet moments between words (README, "Long
-    records"), every part with the same voice."""
+    records"), every part with the same voice, and written into `out` (float32, the length of `audio`) when
+    given, which may be `audio` itself: a part is read before it is written, so the pipeline converts a long
+    record without a second copy of it. A record of one part comes back as a new array."""
     params = derive_params(seed, voice_cfg)
     speaks = speaks_transcript(voice_cfg)
     if speaks:
@@ -247,10 +250,13 @@ def anonymize(audio: np.ndarray, sample_rate: int, seed: bytes, voice_cfg: dict,
     bounds = parts_at_quiet(audio, sample_rate, voice_cfg["segment_s"], words if speaks else ())
     if len(bounds) == 1:
         return convert_part(audio, list(words))
+    # Each part is written into the output as it is done: a list of parts and their concatenation held the
+    # record twice more.
+    out = np.empty(len(audio), dtype=np.float32) if out is None else out
     spans = [(a, b - a) for a, b in bounds]
-    return np.concatenate([convert_part(audio[a:b], part_words)
-                           for (a, b), part_words in zip(bounds, split_words(words, spans, sample_rate))]
-                          ).astype(np.float32)
+    for (a, b), part_words in zip(bounds, split_words(words, spans, sample_rate)):
+        out[a:b] = convert_part(audio[a:b], part_words)
+    return out
 
 
 def speaks_transcript(voice_cfg: dict) -> bool:
@@ -266,5 +272,6 @@ class ConvertVoice(Stage):
         self.voice_cfg = voice_cfg
 
     def apply(self, record):
-        record.audio = anonymize(record.audio, record.sample_rate, record.voice_seed, self.voice_cfg, record.words)
+        record.audio = anonymize(record.audio, record.sample_rate, record.voice_seed, self.voice_cfg, record.words,
+                                 out=record.audio)
         yield record

@@ -6,7 +6,9 @@ import pytest
 import soundfile as sf
 
 from conftest import loud_in
-from transforms.audio_io import AudioLimits, decode_audio, encode_flac, frame_levels_db, parts_at_quiet, resample
+from transforms import audio_io
+from transforms.audio_io import (AudioLimits, decode_audio, encode_flac, frame_levels_db, parts_at_quiet, resample,
+                                  sum_of_squares)
 from transforms.records import Rejected, Word
 
 LIMITS = AudioLimits()
@@ -123,3 +125,29 @@ def test_a_record_within_the_limit_or_a_limit_of_zero_is_one_part():
     assert parts_at_quiet(audio, 16000, 20.0) == [(0, len(audio))]
     assert parts_at_quiet(audio, 16000, 0.0) == [(0, len(audio))]
 
+
+
+def levels_in_one_sum(audio, rate, frame_s=0.025, hop_s=0.01):
+    hop, frame = int(hop_s * rate), int(frame_s * rate)
+    energy = np.concatenate([[0.0], np.cumsum(np.square(audio, dtype=np.float64))])
+    starts = hop * np.arange(max(1, (len(audio) - frame) // hop + 1))
+    ends = np.minimum(starts + frame, len(audio))
+    return 10.0 * np.log10((energy[ends] - energy[starts]) / np.maximum(ends - starts, 1) + 1e-12)
+
+
+@pytest.mark.parametrize("samples", [0, 100, 400, 560, 7 * 160 + 400, 7 * 160 + 401, 16000 + 37])
+def test_frame_levels_taken_in_blocks_are_the_levels_of_one_running_sum(monkeypatch, samples):
+    monkeypatch.setattr(audio_io, "LEVEL_BLOCK_FRAMES", 7)
+    rng = np.random.default_rng(samples)
+    audio = (rng.standard_normal(samples) * np.linspace(0.001, 0.5, samples)).astype(np.float32)
+    expected = levels_in_one_sum(audio, 16000)
+    levels = frame_levels_db(audio, 16000)
+    assert levels.shape == expected.shape
+    np.testing.assert_allclose(levels, expected, atol=1e-6)
+
+
+def test_sum_of_squares_over_blocks_is_the_whole_sum():
+    audio = np.random.default_rng(3).standard_normal(10_001).astype(np.float32)
+    assert sum_of_squares(audio, block=1000) == pytest.approx(float(np.sum(np.square(audio, dtype=np.float64))),
+                                                             rel=1e-12)
+    assert sum_of_squares(audio[:0]) == 0.0

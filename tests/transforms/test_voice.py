@@ -194,3 +194,14 @@ def test_warp_in_parts_keeps_the_length_and_the_pseudo_speakers_pitch(cfg, speec
     whole = anonymize(audio, SR, seed("speaker:a"), dict(voice, segment_s=0.0))
     assert parts.shape == audio.shape and parts.dtype == np.float32 and np.isfinite(parts).all()
     assert abs(np.log(median_f0(parts, SR) / median_f0(whole, SR))) < 0.05
+
+
+def test_a_record_in_parts_converted_into_its_own_array_comes_out_as_into_a_new_one(cfg, speech):
+    sentence = speech(TEXT, "en-us+m3")
+    audio = np.concatenate([np.concatenate([sentence, np.zeros(SR // 2, np.float32)]) for _ in range(3)])
+    voice = dict(warp(cfg), segment_s=6.0)
+    expected = anonymize(audio, SR, seed("speaker:a"), voice)
+    own = audio.copy()
+    assert anonymize(own, SR, seed("speaker:a"), voice, out=own) is own
+    np.testing.assert_array_equal(own, expected)
+    assert not np.array_equal(own, audio)
