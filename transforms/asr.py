@@ -109,7 +109,7 @@ def chunked_log_mel(extractor, waveform: np.ndarray, padding: int = 160,
     padded[half:half + len(waveform)] = waveform
     padded[:half] = padded[2 * half:half:-1]
     padded[-half:] = padded[-half - 2:-2 * half - 2:-1]
-    frames = 1 + (len(padded) - n_fft) // hop - 1          # the library drops the last frame
+    frames = (len(padded) - n_fft) // hop     # the STFT's frames less its last, which the library drops
     window = np.hanning(n_fft + 1)[:-1].astype("float32")
     mel = np.empty((extractor.mel_filters.shape[0], frames), dtype=np.float32)
     for start in range(0, frames, chunk_frames):

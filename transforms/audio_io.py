@@ -37,8 +37,11 @@ class DecodedAudio:
 def sum_of_squares(samples: np.ndarray, block: int = 1 << 20) -> float:
     """The sum of squares in float64, a block at a time: squared at once, a long record's float64 copy was the
     peak of its decoding."""
-    return float(sum(np.dot(chunk, chunk) for chunk in
-                     (samples[i:i + block].astype(np.float64) for i in range(0, len(samples), block))))
+    total = 0.0
+    for start in range(0, len(samples), block):
+        chunk = samples[start:start + block].astype(np.float64)
+        total += float(np.dot(chunk, chunk))
+    return total
 
 
 def decode_audio(data: bytes, limits: AudioLimits) -> DecodedAudio:
