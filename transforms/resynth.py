@@ -23,12 +23,25 @@ import numpy as np
 import pyworld as pw
 
 from transforms.audio_io import resample
-from transforms.synth_voices import speak
+from transforms.synth_voices import PITCH_RANGE_HZ, speak
 from transforms.voice import (VoiceParams, map_f0, pseudo_aperiodicity, resample_bins, synthesize_to_length,
                               warp_source_bins)
 
 GAIN_LIMIT = 20.0            # a phrase's level follows the source's within this factor of the synthetic one's
 PHRASE_GAP_S = 0.1           # a pause at least this long in the source's word times starts a new phrase
+# DIO's tolerance for the spread of its f0 candidates before it calls a frame unvoiced (its default 0.1). At
+# 0.1 it left a third of the HTS voice's frames unvoiced where harvest finds a fifth: voiced consonants and
+# vowel edges came out as noise, which Whisper misheard (README, "Voicing of the synthetic reading").
+VOICING_TOLERANCE = 0.3
+
+
+def voice_f0(tts: np.ndarray, sample_rate: int, voice: str, frame_period_ms: float) -> tuple:
+    """f0 of a synthetic reading (DIO within the voice's own pitch range, refined by StoneMask) and its frame
+    times."""
+    low, high = PITCH_RANGE_HZ[voice]
+    f0, times = pw.dio(tts, sample_rate, f0_floor=low, f0_ceil=high, frame_period=frame_period_ms,
+                       allowed_range=VOICING_TOLERANCE)
+    return pw.stonemask(tts, f0, times, sample_rate), times
 
 
 def spoken_tokens(words: list) -> list:
@@ -107,8 +120,7 @@ def resynthesize(audio: np.ndarray, sample_rate: int, words: list, params: Voice
     if len(spoken.spans) != len(tokens):
         raise ValueError(f"the synthetic voice split {len(tokens)} tokens into {len(spoken.spans)}")
     tts = resample(spoken.audio, spoken.sample_rate, sample_rate).astype(np.float64)
-    f0_tts, tts_times = pw.dio(tts, sample_rate, frame_period=frame_period_ms)
-    f0_tts = pw.stonemask(tts, f0_tts, tts_times, sample_rate)
+    f0_tts, tts_times = voice_f0(tts, sample_rate, params.tts_voice, frame_period_ms)
     sp_tts = pw.cheaptrick(tts, f0_tts, tts_times, sample_rate)
     runs = phrases(kept, spoken.spans)
     index, owner = frame_map(runs, frames, len(f0_tts), frame_s)
