@@ -7,9 +7,10 @@ from transforms import festival, flite
 
 ENGINES = {**{name: flite for name in flite.VOICES}, **{name: festival for name in festival.VOICES}}
 VOICES = tuple(ENGINES)
-# The range each voice's pitch keeps to (Hz), as the resynthesis's pitch tracker is told it: the 2nd to 99.5th
-# percentile of its voiced frames on the trial sets' sentences (harvest), with room. A voice's own range, rather
-# than the tracker's default 71 to 800 Hz, lets it accept more frames as voiced without octave errors.
+# The range each voice's pitch keeps to (Hz), as the resynthesis's pitch tracker is told it, read off harvest's
+# tracks of its readings of the trial sets' sentences (medians 101 Hz for rms to 173 Hz for the HTS voice). A
+# voice's own range, rather than the tracker's default 71 to 800 Hz, lets it accept more frames as voiced
+# without octave errors.
 PITCH_RANGE_HZ = {"slt": (80.0, 320.0), "rms": (60.0, 200.0), "awb": (60.0, 300.0), "slt_hts": (100.0, 400.0)}
 UNAVAILABLE = (flite.FliteUnavailable, festival.FestivalUnavailable)
 
