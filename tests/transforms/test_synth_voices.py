@@ -1,12 +1,17 @@
 import pytest
 
 from transforms import festival, flite
-from transforms.synth_voices import ENGINES, VOICES, check, describe, speak
+from transforms.synth_voices import ENGINES, PITCH_RANGE_HZ, VOICES, check, describe, speak
 
 
 def test_every_voice_of_both_engines_is_in_the_bank_once():
     assert sorted(VOICES) == sorted([*flite.VOICES, *festival.VOICES])
     assert ENGINES["slt"] is flite and ENGINES["slt_hts"] is festival
+
+
+def test_every_voice_has_a_pitch_range():
+    assert set(PITCH_RANGE_HZ) == set(VOICES)
+    assert all(40.0 <= low < high <= 500.0 for low, high in PITCH_RANGE_HZ.values())
 
 
 @pytest.mark.parametrize("voice", ["rms", "slt_hts"])
