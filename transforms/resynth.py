@@ -25,7 +25,7 @@ import pyworld as pw
 from transforms.audio_io import resample
 from transforms.synth_voices import PITCH_RANGE_HZ, speak
 from transforms.voice import (VoiceParams, map_f0, pseudo_aperiodicity, resample_bins, synthesize_to_length,
-                              warp_source_bins)
+                              track_f0, warp_source_bins)
 
 GAIN_LIMIT = 20.0            # a phrase's level follows the source's within this factor of the synthetic one's
 PHRASE_GAP_S = 0.1           # a pause at least this long in the source's word times starts a new phrase
@@ -36,12 +36,8 @@ VOICING_TOLERANCE = 0.3
 
 
 def voice_f0(tts: np.ndarray, sample_rate: int, voice: str, frame_period_ms: float) -> tuple:
-    """f0 of a synthetic reading (DIO within the voice's own pitch range, refined by StoneMask) and its frame
-    times."""
-    low, high = PITCH_RANGE_HZ[voice]
-    f0, times = pw.dio(tts, sample_rate, f0_floor=low, f0_ceil=high, frame_period=frame_period_ms,
-                       allowed_range=VOICING_TOLERANCE)
-    return pw.stonemask(tts, f0, times, sample_rate), times
+    """f0 of a synthetic reading, tracked within the voice's own pitch range, and its frame times."""
+    return track_f0(tts, sample_rate, frame_period_ms, PITCH_RANGE_HZ[voice], VOICING_TOLERANCE)
 
 
 def spoken_tokens(words: list) -> list:

@@ -145,8 +145,7 @@ def replace_high_band(log_sp: np.ndarray, freqs: np.ndarray, cutoff_hz: float, t
 def convert(audio: np.ndarray, sample_rate: int, params: VoiceParams, frame_period_ms: float = 5.0) -> np.ndarray:
     """The converted waveform, same length as the input."""
     x = audio.astype(np.float64)
-    f0, times = pw.dio(x, sample_rate, frame_period=frame_period_ms)
-    f0 = pw.stonemask(x, f0, times, sample_rate)
+    f0, times = track_f0(x, sample_rate, frame_period_ms)
     sp = pw.cheaptrick(x, f0, times, sample_rate)
     bins = sp.shape[1]
     voiced = f0 > 0
@@ -215,11 +214,19 @@ def estimate_warp(sp_voiced: np.ndarray, sample_rate: int, order: int = 14, step
     return float(np.clip(np.exp(np.mean(np.log(ratios))), 0.8, 1.25))
 
 
+def track_f0(audio: np.ndarray, sample_rate: int, frame_period_ms: float = 5.0, range_hz: tuple = (71.0, 800.0),
+             voicing_tolerance: float = 0.1) -> tuple:
+    """f0 per frame in Hz (0 where unvoiced) by DIO within `range_hz`, refined by StoneMask, and the frames'
+    times. The defaults are DIO's own."""
+    x = audio.astype(np.float64, copy=False)
+    f0, times = pw.dio(x, sample_rate, f0_floor=range_hz[0], f0_ceil=range_hz[1], frame_period=frame_period_ms,
+                       allowed_range=voicing_tolerance)
+    return pw.stonemask(x, f0, times, sample_rate), times
+
+
 def f0_contour(audio: np.ndarray, sample_rate: int, frame_period_ms: float = 5.0) -> np.ndarray:
     """f0 per frame in Hz, 0 where unvoiced."""
-    x = audio.astype(np.float64)
-    f0, times = pw.dio(x, sample_rate, frame_period=frame_period_ms)
-    return pw.stonemask(x, f0, times, sample_rate)
+    return track_f0(audio, sample_rate, frame_period_ms)[0]
 
 
 def median_f0(audio: np.ndarray, sample_rate: int) -> float:

@@ -44,11 +44,11 @@ def test_windows_respect_length_and_language():
     assert plan_windows([2.0, 2.0], ["en", "en"], 0.0, 1.0) == [[0], [1]]
 
 
-
 def test_a_lone_record_is_transcribed_from_its_own_array_not_a_copy():
     audio = np.ones(2 * SR, np.float32)
     joined, spans = join_with_gaps([audio], SR)
     assert joined is audio and spans == [(0, 2 * SR)]
+
 
 def test_words_go_back_to_their_record_with_local_times():
     audios = [np.ones(2 * SR, np.float32), np.ones(3 * SR, np.float32)]

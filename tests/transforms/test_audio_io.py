@@ -126,7 +126,6 @@ def test_a_record_within_the_limit_or_a_limit_of_zero_is_one_part():
     assert parts_at_quiet(audio, 16000, 0.0) == [(0, len(audio))]
 
 
-
 def levels_in_one_sum(audio, rate, frame_s=0.025, hop_s=0.01):
     hop, frame = int(hop_s * rate), int(frame_s * rate)
     energy = np.concatenate([[0.0], np.cumsum(np.square(audio, dtype=np.float64))])
