@@ -72,18 +72,32 @@ def phrases(kept: list, tts_spans: list, gap_s: float = PHRASE_GAP_S) -> list:
     return [tuple(r) for r in runs if r[1] > r[0] and r[3] > r[2]]
 
 
-def frame_map(runs: list, frames: int, tts_frames: int, frame_s: float) -> tuple:
-    """For each output frame, the synthetic frame it takes (-1 = silence) and the phrase it belongs to."""
-    index = np.full(frames, -1, dtype=np.int64)
+def frame_times(runs: list, frames: int, frame_s: float) -> tuple:
+    """For each output frame, the time in the synthetic reading it takes (seconds, -1 = silence) and the phrase
+    it belongs to. The times fall between the reading's own frames, where the envelope is analysed afresh:
+    taking the nearest frame instead repeated some and skipped others, a plosive's burst among them (README,
+    "Stretching a phrase")."""
+    times = np.full(frames, -1.0)
     owner = np.full(frames, -1, dtype=np.int64)
     for i, (start, end, tts_start, tts_end) in enumerate(runs):
         a, b = int(round(start / frame_s)), min(frames, int(round(end / frame_s)))
         if b <= a:
             continue
-        index[a:b] = np.clip(np.floor(np.linspace(tts_start / frame_s, tts_end / frame_s, b - a, endpoint=False)),
-                             0, tts_frames - 1)
+        times[a:b] = np.linspace(tts_start, tts_end, b - a, endpoint=False)
         owner[a:b] = i
-    return index, owner
+    return times, owner
+
+
+def f0_at(f0: np.ndarray, frame_s: float, times: np.ndarray) -> np.ndarray:
+    """The tracked f0 at times between its frames: voiced or not as the nearest frame is, the value
+    interpolated where both neighbours are voiced."""
+    position = np.clip(times / frame_s, 0, len(f0) - 1)
+    low = np.floor(position).astype(np.int64)
+    high = np.minimum(low + 1, len(f0) - 1)
+    frac = position - low
+    nearest = f0[np.where(frac < 0.5, low, high)]
+    both = (f0[low] > 0) & (f0[high] > 0)
+    return np.where(both, f0[low] * (1.0 - frac) + f0[high] * frac, nearest)
 
 
 def _rms(x: np.ndarray) -> float:
@@ -116,10 +130,16 @@ def resynthesize(audio: np.ndarray, sample_rate: int, words: list, params: Voice
     if len(spoken.spans) != len(tokens):
         raise ValueError(f"the synthetic voice split {len(tokens)} tokens into {len(spoken.spans)}")
     tts = resample(spoken.audio, spoken.sample_rate, sample_rate).astype(np.float64)
-    f0_tts, tts_times = voice_f0(tts, sample_rate, params.tts_voice, frame_period_ms)
-    sp_tts = pw.cheaptrick(tts, f0_tts, tts_times, sample_rate)
+    f0_tts, _ = voice_f0(tts, sample_rate, params.tts_voice, frame_period_ms)
     runs = phrases(kept, spoken.spans)
-    index, owner = frame_map(runs, frames, len(f0_tts), frame_s)
+    times, owner = frame_times(runs, frames, frame_s)
+    spoken_frames = times >= 0
+    if not spoken_frames.any():
+        return comfort_noise(np.zeros(len(x), dtype=np.float32), params.noise_floor_dbfs)
+    times = np.minimum(times, (len(tts) - 1) / sample_rate)
+    f0_spoken = f0_at(f0_tts, frame_s, times[spoken_frames])
+    sp_spoken = pw.cheaptrick(tts, np.ascontiguousarray(f0_spoken), np.ascontiguousarray(times[spoken_frames]),
+                              sample_rate)
     gains = np.ones(len(runs))
     for i, (start, end, tts_start, tts_end) in enumerate(runs):
         source_level = _rms(x[int(start * sample_rate):int(end * sample_rate)])
@@ -127,14 +147,16 @@ def resynthesize(audio: np.ndarray, sample_rate: int, words: list, params: Voice
         if source_level > 0 and tts_level > 0:
             gains[i] = np.clip(source_level / tts_level, 1.0 / GAIN_LIMIT, GAIN_LIMIT)
 
-    silent = index < 0
-    quietest = sp_tts[np.argmin(sp_tts.sum(axis=1))]
-    sp = np.where(silent[:, None], quietest[None, :] * 1e-3, sp_tts[np.maximum(index, 0)])
-    sp[~silent] *= np.square(gains[owner[~silent]])[:, None]
-    voiced = ~silent & (f0_tts[np.maximum(index, 0)] > 0)
+    # Pauses take the reading's quietest frame 30 dB down, under the noise floor: an envelope that the
+    # frequency warp and WORLD can take.
+    quietest = sp_spoken[np.argmin(sp_spoken.sum(axis=1))]
+    sp = np.repeat(quietest[None, :] * 1e-3, frames, axis=0)
+    sp[spoken_frames] = sp_spoken * np.square(gains[owner[spoken_frames]])[:, None]
+    voiced = np.zeros(frames, dtype=bool)
+    voiced[spoken_frames] = f0_spoken > 0
     f0 = np.zeros(frames)
     if voiced.any():
-        f0[voiced] = map_f0(f0_tts[index[voiced]], params)
+        f0[voiced] = map_f0(f0_spoken[f0_spoken > 0], params)
 
     bins = sp.shape[1]
     freqs = np.arange(bins) * sample_rate / 2 / (bins - 1)

@@ -5,7 +5,7 @@ import pytest
 
 from transforms.flite import speak
 from transforms.records import Word
-from transforms.resynth import _rms, comfort_noise, frame_map, phrases, resynthesize, spoken_tokens, voice_f0
+from transforms.resynth import _rms, comfort_noise, f0_at, frame_times, phrases, resynthesize, spoken_tokens, voice_f0
 from transforms.voice import VoiceParams, anonymize, median_f0
 
 SR = 16000
@@ -41,10 +41,23 @@ def test_a_pause_or_an_unspoken_word_ends_a_phrase():
 
 
 def test_frames_of_a_phrase_take_the_synthetic_phrase_in_order_and_the_rest_is_silent():
-    index, owner = frame_map([(0.1, 0.4, 1.0, 1.15)], frames=100, tts_frames=400, frame_s=0.005)
-    assert (index[:20] == -1).all() and (index[80:] == -1).all() and (owner[20:80] == 0).all()
-    inside = index[20:80]
-    assert inside[0] == 200 and inside[-1] == 229 and (np.diff(inside) >= 0).all()
+    times, owner = frame_times([(0.1, 0.4, 1.0, 1.15)], frames=100, frame_s=0.005)
+    assert (times[:20] == -1).all() and (times[80:] == -1).all() and (owner[20:80] == 0).all()
+    inside = times[20:80]
+    assert inside[0] == pytest.approx(1.0) and inside[-1] == pytest.approx(1.1475) and (np.diff(inside) > 0).all()
+
+
+def test_a_stretched_phrase_takes_every_part_of_the_reading_once():
+    # Twice the reading's length: every output frame falls at its own time, half a frame apart, where the
+    # nearest of the reading's frames would take each one twice.
+    times, _ = frame_times([(0.0, 0.2, 0.5, 0.6)], frames=40, frame_s=0.005)
+    assert np.allclose(np.diff(times), 0.0025) and len(np.unique(times)) == 40
+
+
+def test_f0_between_frames_is_interpolated_where_both_are_voiced_and_nearest_elsewhere():
+    f0 = np.array([100.0, 200.0, 0.0, 300.0])
+    got = f0_at(f0, 0.005, np.array([0.0, 0.0025, 0.00625, 0.0085, 0.013, 0.1]))
+    assert np.allclose(got, [100.0, 150.0, 200.0, 0.0, 300.0, 300.0])
 
 
 @pytest.mark.parametrize("voice", ["slt", "slt_hts"])
