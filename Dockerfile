@@ -4,7 +4,7 @@
 #
 #   docker build -t REGION-docker.pkg.dev/PROJECT/REPO/deid-speech:0.1.0 .
 #
-# BEAM_VERSION must equal the apache-beam version the job is launched with.
+# BEAM_VERSION must equal the apache-beam version the job is launched with (setup.py pins it: BEAM).
 ARG PYTHON_VERSION=3.11
 ARG BEAM_VERSION=2.77.0
 FROM apache/beam_python${PYTHON_VERSION}_sdk:${BEAM_VERSION}

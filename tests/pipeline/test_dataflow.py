@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -220,6 +221,11 @@ def test_flex_template_parameters_are_run_flags():
     assert beam_args == ["--runner=DataflowRunner", "--temp_location=gs://x/tmp"]
     for parameter in metadata["parameters"]:
         assert parameter["label"] and parameter["helpText"] and "isOptional" in parameter
+
+
+def test_setup_pins_the_beam_of_the_worker_image():
+    pinned = re.search(r'^BEAM = "([^"]+)"', (ROOT / "setup.py").read_text(), re.M).group(1)
+    assert f"ARG BEAM_VERSION={pinned}\n" in (ROOT / "Dockerfile").read_text()
 
 
 def test_worker_image_matches_the_installed_beam():
