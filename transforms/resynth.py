@@ -115,6 +115,11 @@ def comfort_noise(signal: np.ndarray, level_dbfs: float) -> np.ndarray:
     return (signal + noise).astype(signal.dtype)
 
 
+def noise_only(length: int, params: VoiceParams) -> np.ndarray:
+    """An output with no word spoken: the noise floor alone."""
+    return comfort_noise(np.zeros(length, dtype=np.float32), params.noise_floor_dbfs)
+
+
 def resynthesize(audio: np.ndarray, sample_rate: int, words: list, params: VoiceParams,
                  frame_period_ms: float = 5.0) -> np.ndarray:
     """The utterance spoken by the pseudo-speaker's synthetic voice in the source's phrase timing, same length
@@ -125,7 +130,7 @@ def resynthesize(audio: np.ndarray, sample_rate: int, words: list, params: Voice
     kept = spoken_tokens(words)
     tokens = [item[0] for item in kept if item is not None]
     if not tokens:
-        return comfort_noise(np.zeros(len(x), dtype=np.float32), params.noise_floor_dbfs)
+        return noise_only(len(x), params)
     spoken = speak(tokens, params.tts_voice)
     if len(spoken.spans) != len(tokens):
         raise ValueError(f"the synthetic voice split {len(tokens)} tokens into {len(spoken.spans)}")
@@ -135,11 +140,10 @@ def resynthesize(audio: np.ndarray, sample_rate: int, words: list, params: Voice
     times, owner = frame_times(runs, frames, frame_s)
     spoken_frames = times >= 0
     if not spoken_frames.any():
-        return comfort_noise(np.zeros(len(x), dtype=np.float32), params.noise_floor_dbfs)
-    times = np.minimum(times, (len(tts) - 1) / sample_rate)
-    f0_spoken = f0_at(f0_tts, frame_s, times[spoken_frames])
-    sp_spoken = pw.cheaptrick(tts, np.ascontiguousarray(f0_spoken), np.ascontiguousarray(times[spoken_frames]),
-                              sample_rate)
+        return noise_only(len(x), params)
+    spoken_times = np.minimum(times[spoken_frames], (len(tts) - 1) / sample_rate)
+    f0_spoken = f0_at(f0_tts, frame_s, spoken_times)
+    sp_spoken = pw.cheaptrick(tts, f0_spoken, spoken_times, sample_rate)
     gains = np.ones(len(runs))
     for i, (start, end, tts_start, tts_end) in enumerate(runs):
         source_level = _rms(x[int(start * sample_rate):int(end * sample_rate)])
