@@ -39,15 +39,25 @@ def _figure(value, kind: str) -> str:
     return {"percent": f"{100 * value:.1f} %", "ratio": f"{value:.3f}", "speed": f"{value:.0f}x real time"}[kind]
 
 
+def _figure_and_interval(figures: dict, key: str, kind: str) -> str:
+    interval = figures.get(key + "_ci95")
+    figure = _figure(figures.get(key), kind)
+    if kind != "percent" or not interval or figure == "–":
+        return figure
+    return f"{figure} ({100 * interval[0]:.1f} to {100 * interval[1]:.1f})"
+
+
 def _privacy_section(privacy: dict | None) -> str:
     if not privacy:
         return "No privacy evaluation was attached to this run (`dataset.privacy_report`)."
     modes = privacy.get("modes", {})
-    rows = [[label] + [_figure(modes[m].get(key), kind) for m in modes] for key, label, kind in PRIVACY_FIGURES]
+    rows = [[label] + [_figure_and_interval(modes[m], key, kind) for m in modes]
+            for key, label, kind in PRIVACY_FIGURES]
     original = _figure(privacy.get("original", {}).get("eer"), "percent")
     setup = [[k, v] for k, v in sorted(privacy.items()) if isinstance(v, (int, float, str))]
     return (f"From `python -m pipeline evaluate privacy` (EER: 50 % is chance; {original} on the original "
-            f"speech):\n\n{_table(['figure'] + [f'mode {m}' for m in modes], rows)}\n\n"
+            f"speech; in parentheses, where the evaluation gave one, the 95 % interval over resampled trial "
+            f"clips):\n\n{_table(['figure'] + [f'mode {m}' for m in modes], rows)}\n\n"
             f"Measured on:\n\n{_table(['setting', 'value'], setup)}")
 
 

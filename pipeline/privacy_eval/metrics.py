@@ -81,18 +81,34 @@ def word_errors(reference: list[str], hypothesis: list[str]) -> int:
     return previous[-1]
 
 
-def word_error_rate(references: list[str], hypotheses: list[str], normalised: bool = False) -> float:
-    """Corpus word error rate: all errors over all reference words. `normalised` compares the words as
+def word_error_counts(references: list[str], hypotheses: list[str], normalised: bool = False) -> tuple:
+    """Each pair's word errors and reference words, as two integer arrays. `normalised` compares the words as
     pipeline.privacy_eval.normalise writes them (spelling, numbers, contractions, compounds)."""
-    errors = words = 0
+    errors, words = [], []
     for ref, hyp in zip(references, hypotheses):
         if normalised:
             ref_words, hyp_words = join_compounds(normalise(ref), normalise(hyp))
         else:
             ref_words, hyp_words = words_of(ref), words_of(hyp)
-        errors += word_errors(ref_words, hyp_words)
-        words += len(ref_words)
-    return errors / max(words, 1)
+        errors.append(word_errors(ref_words, hyp_words))
+        words.append(len(ref_words))
+    return np.array(errors, dtype=np.int64), np.array(words, dtype=np.int64)
+
+
+def word_error_rate(references: list[str], hypotheses: list[str], normalised: bool = False) -> float:
+    """Corpus word error rate: all errors over all reference words."""
+    errors, words = word_error_counts(references, hypotheses, normalised)
+    return float(errors.sum() / max(words.sum(), 1))
+
+
+def bootstrap_interval(statistic, items: int, draws: int = 1000, level: float = 0.95, seed: int = 0) -> list:
+    """The central `level` interval of `statistic(counts)` over `draws` resamplings of `items` items with
+    replacement, where counts[i] is how often item i was drawn. Seeded: the same figures give the same
+    interval."""
+    rng = np.random.default_rng(seed)
+    values = [statistic(rng.multinomial(items, np.full(items, 1.0 / items))) for _ in range(draws)]
+    tail = 100 * (1 - level) / 2
+    return [float(v) for v in np.percentile(values, [tail, 100 - tail])]
 
 
 def pitch_correlation(f0_a: np.ndarray, f0_b: np.ndarray) -> float:

@@ -19,7 +19,8 @@ import numpy as np
 
 from pipeline.privacy_eval.corpus import (SAMPLE_RATE, Clip, folder_of, pool_clips, read_clip, speaker_clips,
                                           split_enrollment)
-from pipeline.privacy_eval.metrics import Lda, equal_error_rate, pitch_correlation, unit_rows, word_error_rate
+from pipeline.privacy_eval.metrics import (Lda, bootstrap_interval, equal_error_rate, pitch_correlation, unit_rows,
+                                           word_error_counts)
 from transforms.festival import helper_cpu_seconds
 from transforms.identity import Keyring
 from transforms.ingest import to_record
@@ -81,8 +82,30 @@ class Converter:
             self.executor.shutdown()
 
 
+@dataclass
+class TrialScores:
+    """Target and non-target scores, each with the index of the trial clip it scores."""
+    target: np.ndarray
+    nontarget: np.ndarray
+    target_trial: np.ndarray
+    nontarget_trial: np.ndarray
+
+    @classmethod
+    def pooled(cls, parts: list) -> "TrialScores":
+        """The scores of several runs over the same trial clips (pairs of secrets), as one set."""
+        return cls(*(np.concatenate([getattr(p, name) for p in parts])
+                     for name in ("target", "nontarget", "target_trial", "nontarget_trial")))
+
+    def eer(self, counts: np.ndarray | None = None) -> float:
+        """The EER; with `counts`, over counts[i] copies of trial clip i's scores (a bootstrap resampling)."""
+        if counts is None:
+            return equal_error_rate(self.target, self.nontarget)
+        return equal_error_rate(np.repeat(self.target, counts[self.target_trial]),
+                                np.repeat(self.nontarget, counts[self.nontarget_trial]))
+
+
 def _enrollment_scores(enroll_emb: dict, trial_emb: np.ndarray, trial_speakers: list,
-                       within_folder: bool = False) -> tuple:
+                       within_folder: bool = False) -> TrialScores:
     """Target and non-target cosine scores of every trial against every enrolled speaker. `within_folder`
     keeps only the non-target pairs whose two speakers come from the same trials folder (corpus)."""
     speakers = sorted(enroll_emb)
@@ -92,11 +115,12 @@ def _enrollment_scores(enroll_emb: dict, trial_emb: np.ndarray, trial_speakers: 
     other = ~same
     if within_folder:
         other &= np.array([[folder_of(t) == folder_of(s) for s in speakers] for t in trial_speakers])
-    return scores[same], scores[other]
+    trial = np.repeat(np.arange(len(trial_speakers))[:, None], len(speakers), axis=1)
+    return TrialScores(scores[same], scores[other], trial[same], trial[other])
 
 
 def _eer(enroll_emb: dict, trial_emb: np.ndarray, trial_speakers: list) -> float:
-    return equal_error_rate(*_enrollment_scores(enroll_emb, trial_emb, trial_speakers))
+    return _enrollment_scores(enroll_emb, trial_emb, trial_speakers).eer()
 
 
 def _halves(audio: np.ndarray, max_seconds: float) -> list:
@@ -183,18 +207,24 @@ def evaluate(options: Options, attacker) -> dict:
                 for seed in range(options.seed, options.seed + options.secrets)]
         figures = {}
         for key in runs[0].scores:      # each attack, and its same-folder variant where there is one
-            figures[f"eer_{key}"] = equal_error_rate(*(np.concatenate([run.scores[key][i] for run in runs])
-                                                       for i in (0, 1)))
+            pooled = TrialScores.pooled([run.scores[key] for run in runs])
+            figures[f"eer_{key}"] = pooled.eer()
+            figures[f"eer_{key}_ci95"] = bootstrap_interval(pooled.eer, len(trials))
         for attack in ATTACKS:
-            figures[f"eer_{attack}_per_secret"] = [equal_error_rate(*run.scores[attack]) for run in runs]
+            figures[f"eer_{attack}_per_secret"] = [run.scores[attack].eer() for run in runs]
         timing = sum(run.cpu_seconds for run in runs) / sum(run.audio_seconds for run in runs)
         figures["conversion_cpu_s_per_audio_s"] = timing
         figures["conversion_times_faster_than_real_time"] = 1.0 / timing if timing else float("inf")
         if wer_count:
             anon_text = [text_of(run.anon_trials[i]) for run in runs for i in wer_indices]
             reference = original_text * len(runs)
-            figures["wer_vs_original_transcript"] = word_error_rate(reference, anon_text)
-            figures["wer_vs_original_transcript_normalised"] = word_error_rate(reference, anon_text, normalised=True)
+            clip = np.tile(np.arange(wer_count), len(runs))
+            for key, normalised in (("wer_vs_original_transcript", False),
+                                    ("wer_vs_original_transcript_normalised", True)):
+                errors, words = word_error_counts(reference, anon_text, normalised)
+                figures[key] = _error_rate(errors, words)
+                figures[f"{key}_ci95"] = bootstrap_interval(lambda counts: _error_rate(errors, words, counts[clip]),
+                                                            wer_count)
             figures["wer_clips"] = wer_count * len(runs)
         correlations = [pitch_correlation(f0_contour(o, SAMPLE_RATE), f0_contour(a, SAMPLE_RATE))
                         for run in runs for o, a in zip(trial_audio, run.anon_trials)]
@@ -202,6 +232,11 @@ def evaluate(options: Options, attacker) -> dict:
         result["modes"][mode] = figures
         log.info("privacy: mode %s done", mode)
     return result
+
+
+def _error_rate(errors: np.ndarray, words: np.ndarray, weights=1) -> float:
+    """All errors over all reference words, each pair counted `weights` times."""
+    return float((errors * weights).sum() / max((words * weights).sum(), 1))
 
 
 def _one_secret(options: Options, seed: int, mode: str, material: Material, embed) -> SecretRun:

@@ -4,7 +4,8 @@ from pipeline.card import _privacy_section
 def test_privacy_section_shows_every_modes_figures_and_what_they_were_measured_on():
     figures = {"attacker": "campp", "speakers": 8, "secrets": 3, "original": {"eer": 0.006},
                "modes": {"speaker": {"eer_ignorant": 0.173, "eer_lazy_informed": 0.325, "eer_semi_informed_lite": 0.19,
-                                     "eer_ignorant_per_secret": [0.2, 0.1, 0.22], "wer_vs_original_transcript": 0.04,
+                                     "eer_ignorant_per_secret": [0.2, 0.1, 0.22], "eer_ignorant_ci95": [0.151, 0.2],
+                                     "wer_vs_original_transcript": 0.04,
                                      "wer_vs_original_transcript_normalised": 0.031,
                                      "pitch_correlation": 0.962, "conversion_times_faster_than_real_time": 32.1},
                          "utterance": {"eer_ignorant": 0.18, "eer_lazy_informed": 0.146,
@@ -12,7 +13,7 @@ def test_privacy_section_shows_every_modes_figures_and_what_they_were_measured_o
                                        "conversion_times_faster_than_real_time": 33.0}}}
     section = _privacy_section(figures)
     assert "| figure | mode speaker | mode utterance |" in section
-    assert "| EER ignorant | 17.3 % | 18.0 % |" in section
+    assert "| EER ignorant | 17.3 % (15.1 to 20.0) | 18.0 % |" in section
     assert "| EER lazy-informed | 32.5 % | 14.6 % |" in section
     assert "| WER vs the original's transcript | 4.0 % | – |" in section  # utterance mode had no WER run
     assert "| the same WER, spelling normalised | 3.1 % | – |" in section

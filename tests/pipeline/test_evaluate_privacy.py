@@ -9,7 +9,8 @@ import pytest
 
 from pipeline.privacy_eval.attackers import AttackerUnavailable, load_attacker
 from pipeline.privacy_eval.corpus import pool_clips, speaker_clips, split_enrollment
-from pipeline.privacy_eval.metrics import Lda, equal_error_rate, pitch_correlation, word_error_rate
+from pipeline.privacy_eval.metrics import (Lda, bootstrap_interval, equal_error_rate, pitch_correlation,
+                                           word_error_counts, word_error_rate)
 from tests.conftest import write_wav
 
 
@@ -27,6 +28,47 @@ def test_word_error_rate_counts_substitutions_deletions_and_insertions_not_case_
     assert word_error_rate(["Turn on the lights."], ["turn on the lights"]) == 0.0
     assert word_error_rate(["turn on the lights"], ["turn off lights please"]) == pytest.approx(3 / 4)
     assert word_error_rate(["a b", "c d e f"], ["a b", "c d"]) == pytest.approx(2 / 6)
+
+
+def test_word_error_counts_are_per_pair_and_sum_to_the_corpus_rate():
+    errors, words = word_error_counts(["turn on the lights", "a b"], ["turn off lights please", "a b"])
+    assert errors.tolist() == [3, 0] and words.tolist() == [4, 2]
+    assert word_error_rate(["turn on the lights", "a b"], ["turn off lights please", "a b"]) == pytest.approx(3 / 6)
+
+
+def test_bootstrap_interval_is_seeded_and_as_wide_as_the_sampling_error():
+    hits = (np.arange(400) % 10 < 3).astype(float)      # a rate of 0.3 over 400 items
+
+    def rate(counts):
+        return float((hits * counts).sum() / counts.sum())
+
+    low, high = bootstrap_interval(rate, len(hits))
+    # The binomial standard error is sqrt(0.3 * 0.7 / 400) = 0.023: the 95 % interval is about 0.3 +- 0.045.
+    assert 0.25 < low < 0.27 and 0.33 < high < 0.35
+    assert bootstrap_interval(rate, len(hits)) == [low, high]
+    assert bootstrap_interval(rate, len(hits), seed=1) != [low, high]
+    narrow = bootstrap_interval(lambda c: float((np.tile(hits, 4) * c).sum() / c.sum()), 4 * len(hits))
+    assert narrow[1] - narrow[0] < (high - low) * 0.6
+
+
+def test_trial_scores_resample_whole_trials_over_every_pair_of_secrets():
+    from pipeline.privacy_eval.protocol import TrialScores, _enrollment_scores
+
+    rng = np.random.default_rng(4)
+    speakers = ["a", "b", "c"]
+    enroll = {s: rng.normal(size=(2, 8)) for s in speakers}
+    trial_speakers = ["a", "a", "b", "c"]
+    trials = rng.normal(size=(4, 8))
+    scores = _enrollment_scores(enroll, trials, trial_speakers)
+    assert scores.target_trial.tolist() == [0, 1, 2, 3]
+    assert scores.nontarget_trial.tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert scores.eer(np.ones(4, dtype=np.int64)) == scores.eer()
+    # Trial 2 alone, twice: its one target score against its two non-target ones.
+    only = scores.eer(np.array([0, 0, 2, 0]))
+    assert only == equal_error_rate(scores.target[[2]], scores.nontarget[[4, 5]])
+    pooled = TrialScores.pooled([scores, scores])
+    assert len(pooled.target) == 8 and pooled.eer() == scores.eer()
+    assert pooled.eer(np.array([0, 0, 1, 0])) == only
 
 
 def test_wer_clips_are_taken_round_robin_over_speakers():
@@ -130,6 +172,8 @@ def test_privacy_command_reports_every_figure_with_the_campp_attacker(tmp_path, 
         for key in ("eer_ignorant", "eer_lazy_informed", "eer_semi_informed_lite"):
             assert 0.0 <= f[key] <= 1.0
             assert len(f[key + "_per_secret"]) == 2
+            low, high = f[key + "_ci95"]
+            assert 0.0 <= low <= high <= 1.0
         assert f["conversion_times_faster_than_real_time"] > 1
         assert -1.0 <= f["pitch_correlation"] <= 1.0
     assert "EER lazy-informed" in result.stdout
@@ -153,8 +197,10 @@ def test_within_folder_scores_keep_only_impostors_of_the_trials_own_folder():
     enroll = {s: clips(s, 3) for s in speakers}
     trial_speakers = [s for s in speakers for _ in range(200)]
     trials = np.concatenate([clips(s, 200) for s in speakers])
-    target, nontarget = _enrollment_scores(enroll, trials, trial_speakers)
-    within_target, within_nontarget = _enrollment_scores(enroll, trials, trial_speakers, within_folder=True)
+    pooled = _enrollment_scores(enroll, trials, trial_speakers)
+    within = _enrollment_scores(enroll, trials, trial_speakers, within_folder=True)
+    target, nontarget = pooled.target, pooled.nontarget
+    within_target, within_nontarget = within.target, within.nontarget
     assert len(nontarget) == 800 * 3 and len(within_nontarget) == 800 and np.array_equal(target, within_target)
     assert equal_error_rate(target, nontarget) < 0.4
     assert equal_error_rate(within_target, within_nontarget) == pytest.approx(0.5, abs=0.08)
