@@ -160,7 +160,7 @@ def test_privacy_command_reports_every_figure_with_the_campp_attacker(tmp_path, 
     out = tmp_path / "privacy.json"
     result = subprocess.run(
         [sys.executable, "-m", "pipeline", "evaluate", "privacy", "--trials", str(tmp_path / "trials"),
-         "--pool", str(tmp_path / "pool"), "--mode", "speaker", "utterance", "--enroll", "1", "--wer-clips", "0",
+         "--pool", str(tmp_path / "pool"), "--mode", "speaker", "utterance", "--enroll", "1", "--wer-clips", "2",
          "--secrets", "2", "--jobs", "1", "--json", str(out)],
         capture_output=True, text=True, timeout=900, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     assert result.returncode == 0, result.stderr[-2000:]
@@ -176,6 +176,10 @@ def test_privacy_command_reports_every_figure_with_the_campp_attacker(tmp_path, 
             assert 0.0 <= low <= high <= 1.0
         assert f["conversion_times_faster_than_real_time"] > 1
         assert -1.0 <= f["pitch_correlation"] <= 1.0
+        assert f["wer_clips"] == 2 * 2     # two clips under each of the two pairs of secrets
+        for key in ("wer_vs_original_transcript", "wer_vs_original_transcript_normalised"):
+            low, high = f[key + "_ci95"]
+            assert 0.0 <= low <= f[key] <= high
     assert "EER lazy-informed" in result.stdout
     for text in (result.stdout, result.stderr, out.read_text()):
         assert "en_us_m3" not in text and "flite_slt" not in text  # no speaker (folder) name leaks
