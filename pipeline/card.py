@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from pipeline.privacy_eval.metrics import interval_text
 from transforms.synth_voices import describe
 from transforms.voice import speaks_transcript
 
@@ -40,11 +41,8 @@ def _figure(value, kind: str) -> str:
 
 
 def _figure_and_interval(figures: dict, key: str, kind: str) -> str:
-    interval = figures.get(key + "_ci95")
-    figure = _figure(figures.get(key), kind)
-    if kind != "percent" or not interval or figure == "–":
-        return figure
-    return f"{figure} ({100 * interval[0]:.1f} to {100 * interval[1]:.1f})"
+    measured = isinstance(figures.get(key), (int, float))
+    return _figure(figures.get(key), kind) + (interval_text(figures, key) if measured else "")
 
 
 def _privacy_section(privacy: dict | None) -> str:

@@ -7,6 +7,7 @@ import os
 import sys
 
 from pipeline import config
+from pipeline.privacy_eval.metrics import interval_text
 
 HELP = ("equal error rates of a speaker-verification attacker (ignorant, lazy-informed, semi-informed-lite) "
         "on speech anonymized by the pipeline's conversion, word error rate and pitch correlation")
@@ -40,11 +41,6 @@ def _percent(value: float) -> str:
     return f"{100 * value:5.1f} %"
 
 
-def _interval(figures: dict, key: str) -> str:
-    low_high = figures.get(key + "_ci95")
-    return f" ({100 * low_high[0]:.1f} to {100 * low_high[1]:.1f})" if low_high else ""
-
-
 def report_lines(result: dict) -> list[str]:
     lines = [f"attacker {result['attacker']}: {result['speakers']} speakers, {result['trial_clips']} trial clips "
              f"({result['trial_audio_s']:.0f} s), {result['enrollment_clips_per_speaker']} enrollment clips each, "
@@ -56,19 +52,19 @@ def report_lines(result: dict) -> list[str]:
         for attack, label in (("ignorant", "ignorant"), ("lazy_informed", "lazy-informed"),
                               ("semi_informed_lite", "semi-informed-lite")):
             per_secret = ", ".join(_percent(e).strip() for e in f[f"eer_{attack}_per_secret"])
-            lines.append(f"  EER {label:<24}{_percent(f['eer_' + attack])}{_interval(f, 'eer_' + attack)}  "
+            lines.append(f"  EER {label:<24}{_percent(f['eer_' + attack])}{interval_text(f, 'eer_' + attack)}  "
                          f"[{per_secret}]")
             if f"eer_{attack}_within_folder" in f:
                 lines.append(f"      non-targets of the same trials folder only: "
                              f"{_percent(f[f'eer_{attack}_within_folder']).strip()}"
-                             f"{_interval(f, f'eer_{attack}_within_folder')}")
+                             f"{interval_text(f, f'eer_{attack}_within_folder')}")
         if "wer_vs_original_transcript" in f:
             lines.append(f"  WER vs original transcript  {_percent(f['wer_vs_original_transcript'])}"
-                         f"{_interval(f, 'wer_vs_original_transcript')}; "
+                         f"{interval_text(f, 'wer_vs_original_transcript')}; "
                          f"{f['wer_clips']} converted clips over the secrets")
         if "wer_vs_original_transcript_normalised" in f:
             lines.append(f"  WER, spelling normalised    {_percent(f['wer_vs_original_transcript_normalised'])}"
-                         f"{_interval(f, 'wer_vs_original_transcript_normalised')}")
+                         f"{interval_text(f, 'wer_vs_original_transcript_normalised')}")
         lines += [f"  pitch correlation           {f['pitch_correlation']:.3f}",
                   f"  conversion                  {f['conversion_cpu_s_per_audio_s']:.4f} CPU s per audio s "
                   f"({f['conversion_times_faster_than_real_time']:.0f}x faster than real time on one core)"]

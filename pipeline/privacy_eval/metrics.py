@@ -111,6 +111,12 @@ def bootstrap_interval(statistic, items: int, draws: int = 1000, level: float = 
     return [float(v) for v in np.percentile(values, [tail, 100 - tail])]
 
 
+def interval_text(figures: dict, key: str) -> str:
+    """The figure's 95 % interval (`key` + "_ci95") as ' (low to high)' in percent, or '' where it has none."""
+    low_high = figures.get(key + "_ci95")
+    return f" ({100 * low_high[0]:.1f} to {100 * low_high[1]:.1f})" if low_high else ""
+
+
 def pitch_correlation(f0_a: np.ndarray, f0_b: np.ndarray) -> float:
     """Pearson correlation of log f0 over the frames voiced in both contours (nan if too few)."""
     n = min(len(f0_a), len(f0_b))
