@@ -54,8 +54,8 @@ def _privacy_section(privacy: dict | None) -> str:
     original = _figure(privacy.get("original", {}).get("eer"), "percent")
     setup = [[k, v] for k, v in sorted(privacy.items()) if isinstance(v, (int, float, str))]
     return (f"From `python -m pipeline evaluate privacy` (EER: 50 % is chance; {original} on the original "
-            f"speech; in parentheses, where the evaluation gave one, the 95 % interval over resampled trial "
-            f"clips):\n\n{_table(['figure'] + [f'mode {m}' for m in modes], rows)}\n\n"
+            f"speech; in parentheses, where the evaluation gave one, the 95 % interval over resampled pairs of "
+            f"secrets and trial clips):\n\n{_table(['figure'] + [f'mode {m}' for m in modes], rows)}\n\n"
             f"Measured on:\n\n{_table(['setting', 'value'], setup)}")
 
 

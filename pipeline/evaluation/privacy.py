@@ -48,7 +48,7 @@ def report_lines(result: dict) -> list[str]:
              f"original speech EER           {_percent(result['original']['eer'])}"]
     for mode, f in result["modes"].items():
         lines.append(f"mode {mode} ({result['secrets']} pairs of secrets, scores pooled; per pair in brackets; "
-                     f"95 % interval over resampled trial clips in parentheses):")
+                     f"95 % interval over resampled pairs and trial clips in parentheses):")
         for attack, label in (("ignorant", "ignorant"), ("lazy_informed", "lazy-informed"),
                               ("semi_informed_lite", "semi-informed-lite")):
             per_secret = ", ".join(_percent(e).strip() for e in f[f"eer_{attack}_per_secret"])

@@ -101,12 +101,14 @@ def word_error_rate(references: list[str], hypotheses: list[str], normalised: bo
     return float(errors.sum() / max(words.sum(), 1))
 
 
-def bootstrap_interval(statistic, items: int, draws: int = 1000, level: float = 0.95, seed: int = 0) -> list:
-    """The central `level` interval of `statistic(counts)` over `draws` resamplings of `items` items with
-    replacement, where counts[i] is how often item i was drawn. Seeded: the same figures give the same
-    interval."""
+def bootstrap_interval(statistic, sizes, draws: int = 1000, level: float = 0.95, seed: int = 0) -> list:
+    """The central `level` interval of `statistic` over `draws` resamplings with replacement. `sizes` is the
+    number of items resampled, or a tuple of them for items of several kinds drawn independently (pairs of
+    secrets and trial clips); `statistic` gets one array of counts per kind, counts[i] being how often item i
+    was drawn. Seeded: the same figures give the same interval."""
+    sizes = (sizes,) if isinstance(sizes, int) else tuple(sizes)
     rng = np.random.default_rng(seed)
-    values = [statistic(rng.multinomial(items, np.full(items, 1.0 / items))) for _ in range(draws)]
+    values = [statistic(*(rng.multinomial(n, np.full(n, 1.0 / n)) for n in sizes)) for _ in range(draws)]
     tail = 100 * (1 - level) / 2
     return [float(v) for v in np.percentile(values, [tail, 100 - tail])]
 

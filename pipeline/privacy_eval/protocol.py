@@ -84,24 +84,35 @@ class Converter:
 
 @dataclass
 class TrialScores:
-    """Target and non-target scores, each with the index of the trial clip it scores."""
+    """Target and non-target scores, each with the index of the trial clip it scores and of the pair of
+    secrets it was measured under."""
     target: np.ndarray
     nontarget: np.ndarray
     target_trial: np.ndarray
     nontarget_trial: np.ndarray
+    target_secret: np.ndarray
+    nontarget_secret: np.ndarray
 
     @classmethod
     def pooled(cls, parts: list) -> "TrialScores":
-        """The scores of several runs over the same trial clips (pairs of secrets), as one set."""
-        return cls(*(np.concatenate([getattr(p, name) for p in parts])
-                     for name in ("target", "nontarget", "target_trial", "nontarget_trial")))
+        """The scores of several runs over the same trial clips (pair k of secrets for parts[k]), as one set."""
+        joined = [np.concatenate([getattr(p, name) for p in parts])
+                  for name in ("target", "nontarget", "target_trial", "nontarget_trial")]
+        secrets = [np.concatenate([np.full(len(getattr(p, name)), k) for k, p in enumerate(parts)])
+                   for name in ("target", "nontarget")]
+        return cls(*joined, *secrets)
 
-    def eer(self, counts: np.ndarray | None = None) -> float:
-        """The EER; with `counts`, over counts[i] copies of trial clip i's scores (a bootstrap resampling)."""
-        if counts is None:
+    def eer(self, trial_counts: np.ndarray | None = None, secret_counts: np.ndarray | None = None) -> float:
+        """The EER; with counts (a bootstrap resampling), over trial_counts[i] * secret_counts[k] copies of
+        the scores of trial clip i under pair k of secrets."""
+        if trial_counts is None:
             return equal_error_rate(self.target, self.nontarget)
-        return equal_error_rate(np.repeat(self.target, counts[self.target_trial]),
-                                np.repeat(self.nontarget, counts[self.nontarget_trial]))
+        target_copies = trial_counts[self.target_trial]
+        nontarget_copies = trial_counts[self.nontarget_trial]
+        if secret_counts is not None:
+            target_copies = target_copies * secret_counts[self.target_secret]
+            nontarget_copies = nontarget_copies * secret_counts[self.nontarget_secret]
+        return equal_error_rate(np.repeat(self.target, target_copies), np.repeat(self.nontarget, nontarget_copies))
 
 
 def _enrollment_scores(enroll_emb: dict, trial_emb: np.ndarray, trial_speakers: list,
@@ -116,7 +127,8 @@ def _enrollment_scores(enroll_emb: dict, trial_emb: np.ndarray, trial_speakers: 
     if within_folder:
         other &= np.array([[folder_of(t) == folder_of(s) for s in speakers] for t in trial_speakers])
     trial = np.repeat(np.arange(len(trial_speakers))[:, None], len(speakers), axis=1)
-    return TrialScores(scores[same], scores[other], trial[same], trial[other])
+    return TrialScores(scores[same], scores[other], trial[same], trial[other],
+                       np.zeros(same.sum(), dtype=np.int64), np.zeros(other.sum(), dtype=np.int64))
 
 
 def _eer(enroll_emb: dict, trial_emb: np.ndarray, trial_speakers: list) -> float:
@@ -209,7 +221,8 @@ def evaluate(options: Options, attacker) -> dict:
         for key in runs[0].scores:      # each attack, and its same-folder variant where there is one
             pooled = TrialScores.pooled([run.scores[key] for run in runs])
             figures[f"eer_{key}"] = pooled.eer()
-            figures[f"eer_{key}_ci95"] = bootstrap_interval(pooled.eer, len(trials))
+            figures[f"eer_{key}_ci95"] = bootstrap_interval(lambda secrets, clips: pooled.eer(clips, secrets),
+                                                            (len(runs), len(trials)))
         for attack in ATTACKS:
             figures[f"eer_{attack}_per_secret"] = [run.scores[attack].eer() for run in runs]
         timing = sum(run.cpu_seconds for run in runs) / sum(run.audio_seconds for run in runs)
@@ -219,12 +232,14 @@ def evaluate(options: Options, attacker) -> dict:
             anon_text = [text_of(run.anon_trials[i]) for run in runs for i in wer_indices]
             reference = original_text * len(runs)
             clip = np.tile(np.arange(wer_count), len(runs))
+            secret = np.repeat(np.arange(len(runs)), wer_count)
             for key, normalised in (("wer_vs_original_transcript", False),
                                     ("wer_vs_original_transcript_normalised", True)):
                 errors, words = word_error_counts(reference, anon_text, normalised)
                 figures[key] = _error_rate(errors, words)
-                figures[f"{key}_ci95"] = bootstrap_interval(lambda counts: _error_rate(errors, words, counts[clip]),
-                                                            wer_count)
+                figures[f"{key}_ci95"] = bootstrap_interval(
+                    lambda secrets, clips: _error_rate(errors, words, secrets[secret] * clips[clip]),
+                    (len(runs), wer_count))
             figures["wer_clips"] = wer_count * len(runs)
         correlations = [pitch_correlation(f0_contour(o, SAMPLE_RATE), f0_contour(a, SAMPLE_RATE))
                         for run in runs for o, a in zip(trial_audio, run.anon_trials)]

@@ -51,6 +51,33 @@ def test_bootstrap_interval_is_seeded_and_as_wide_as_the_sampling_error():
     assert narrow[1] - narrow[0] < (high - low) * 0.6
 
 
+def test_bootstrap_interval_over_two_kinds_of_items_counts_both():
+    # Four pairs of secrets whose rates differ (0.1 to 0.4), each over the same 400 clips: resampling the clips
+    # alone sees only the binomial error, resampling the pairs too sees how far one pair moves the rate.
+    rates = np.array([0.1, 0.4, 0.2, 0.3])
+    clip = np.tile(np.arange(400), 4)
+    secret = np.repeat(np.arange(4), 400)
+    hits = (clip % 100 < 100 * rates[secret]).astype(float)
+
+    def rate(secrets, clips):
+        weights = secrets[secret] * clips[clip]
+        return float((hits * weights).sum() / weights.sum())
+
+    sizes_seen = set()
+
+    def clips_only(clips):
+        sizes_seen.add(len(clips))
+        return rate(np.ones(4, dtype=np.int64), clips)
+
+    clip_low, clip_high = bootstrap_interval(clips_only, 400)
+    low, high = bootstrap_interval(rate, (4, 400))
+    assert sizes_seen == {400}
+    assert clip_low < 0.25 < clip_high and low < 0.25 < high
+    # Pairs drawn with replacement: the pooled rate ranges from about 0.15 to 0.35 (its sd is 0.056).
+    assert high - low > 2.5 * (clip_high - clip_low)
+    assert 0.12 < low < 0.18 and 0.32 < high < 0.38
+
+
 def test_trial_scores_resample_whole_trials_over_every_pair_of_secrets():
     from pipeline.privacy_eval.protocol import TrialScores, _enrollment_scores
 
@@ -69,6 +96,15 @@ def test_trial_scores_resample_whole_trials_over_every_pair_of_secrets():
     pooled = TrialScores.pooled([scores, scores])
     assert len(pooled.target) == 8 and pooled.eer() == scores.eer()
     assert pooled.eer(np.array([0, 0, 1, 0])) == only
+    # Under a second pair of secrets the same trials score otherwise; drawing one pair twice gives its EER.
+    other = _enrollment_scores(enroll, rng.normal(size=(4, 8)), trial_speakers)
+    both = TrialScores.pooled([scores, other])
+    assert both.target_secret.tolist() == [0] * 4 + [1] * 4
+    assert both.nontarget_secret.tolist() == [0] * 8 + [1] * 8
+    ones = np.ones(4, dtype=np.int64)
+    assert both.eer(ones, np.array([2, 0])) == scores.eer()
+    assert both.eer(ones, np.array([0, 2])) == other.eer()
+    assert both.eer(np.array([0, 0, 2, 0]), np.array([1, 0])) == only
 
 
 def test_wer_clips_are_taken_round_robin_over_speakers():
