@@ -45,7 +45,7 @@ class Options:
     wer_clips: int = -1         # trial clips transcribed (-1 = all, 0 = no utility)
     jobs: int = 1
     seed: int = 0               # the first secret pair; secret k uses seed + k
-    secrets: int = 3            # pairs of secrets (run, attacker) whose scores are pooled
+    secrets: int = 10           # pairs of secrets (run, attacker) whose scores are pooled
 
 
 def voice_seed(keyring: Keyring, source_id: str, speaker: str, mode: str) -> bytes:
