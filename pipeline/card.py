@@ -40,16 +40,11 @@ def _figure(value, kind: str) -> str:
     return {"percent": f"{100 * value:.1f} %", "ratio": f"{value:.3f}", "speed": f"{value:.0f}x real time"}[kind]
 
 
-def _figure_and_interval(figures: dict, key: str, kind: str) -> str:
-    measured = isinstance(figures.get(key), (int, float))
-    return _figure(figures.get(key), kind) + (interval_text(figures, key) if measured else "")
-
-
 def _privacy_section(privacy: dict | None) -> str:
     if not privacy:
         return "No privacy evaluation was attached to this run (`dataset.privacy_report`)."
     modes = privacy.get("modes", {})
-    rows = [[label] + [_figure_and_interval(modes[m], key, kind) for m in modes]
+    rows = [[label] + [_figure(modes[m].get(key), kind) + interval_text(modes[m], key) for m in modes]
             for key, label, kind in PRIVACY_FIGURES]
     original = _figure(privacy.get("original", {}).get("eer"), "percent")
     setup = [[k, v] for k, v in sorted(privacy.items()) if isinstance(v, (int, float, str))]

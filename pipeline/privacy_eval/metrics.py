@@ -95,10 +95,14 @@ def word_error_counts(references: list[str], hypotheses: list[str], normalised: 
     return np.array(errors, dtype=np.int64), np.array(words, dtype=np.int64)
 
 
+def error_rate(errors: np.ndarray, words: np.ndarray, weights=1) -> float:
+    """All errors over all reference words, each pair counted `weights` times (a bootstrap resampling)."""
+    return float((errors * weights).sum() / max((words * weights).sum(), 1))
+
+
 def word_error_rate(references: list[str], hypotheses: list[str], normalised: bool = False) -> float:
     """Corpus word error rate: all errors over all reference words."""
-    errors, words = word_error_counts(references, hypotheses, normalised)
-    return float(errors.sum() / max(words.sum(), 1))
+    return error_rate(*word_error_counts(references, hypotheses, normalised))
 
 
 def bootstrap_interval(statistic, sizes, draws: int = 1000, level: float = 0.95, seed: int = 0) -> list:

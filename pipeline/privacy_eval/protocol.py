@@ -19,8 +19,8 @@ import numpy as np
 
 from pipeline.privacy_eval.corpus import (SAMPLE_RATE, Clip, folder_of, pool_clips, read_clip, speaker_clips,
                                           split_enrollment)
-from pipeline.privacy_eval.metrics import (Lda, bootstrap_interval, equal_error_rate, pitch_correlation, unit_rows,
-                                           word_error_counts)
+from pipeline.privacy_eval.metrics import (Lda, bootstrap_interval, equal_error_rate, error_rate, pitch_correlation,
+                                           unit_rows, word_error_counts)
 from transforms.festival import helper_cpu_seconds
 from transforms.identity import Keyring
 from transforms.ingest import to_record
@@ -236,9 +236,9 @@ def evaluate(options: Options, attacker) -> dict:
             for key, normalised in (("wer_vs_original_transcript", False),
                                     ("wer_vs_original_transcript_normalised", True)):
                 errors, words = word_error_counts(reference, anon_text, normalised)
-                figures[key] = _error_rate(errors, words)
+                figures[key] = error_rate(errors, words)
                 figures[f"{key}_ci95"] = bootstrap_interval(
-                    lambda secrets, clips: _error_rate(errors, words, secrets[secret] * clips[clip]),
+                    lambda secrets, clips: error_rate(errors, words, secrets[secret] * clips[clip]),
                     (len(runs), wer_count))
             figures["wer_clips"] = wer_count * len(runs)
         correlations = [pitch_correlation(f0_contour(o, SAMPLE_RATE), f0_contour(a, SAMPLE_RATE))
@@ -247,11 +247,6 @@ def evaluate(options: Options, attacker) -> dict:
         result["modes"][mode] = figures
         log.info("privacy: mode %s done", mode)
     return result
-
-
-def _error_rate(errors: np.ndarray, words: np.ndarray, weights=1) -> float:
-    """All errors over all reference words, each pair counted `weights` times."""
-    return float((errors * weights).sum() / max((words * weights).sum(), 1))
 
 
 def _one_secret(options: Options, seed: int, mode: str, material: Material, embed) -> SecretRun:
