@@ -30,7 +30,7 @@ def test_the_voice_line_says_whether_the_audio_is_synthetic_or_the_speakers_own(
     assert "spoken again by a synthetic voice (Festival HTS slt)" in resynthesized
     assert "(Flite slt, rms)" in _voice_line(dict(cfg["voice"], tts_voices=["slt", "rms"]))
     assert "mode `utterance`" in resynthesized and "PII words were not spoken" in resynthesized
-    assert "over a white-noise floor at -65 dBFS" in resynthesized
+    assert "over a white-noise floor at -55 dBFS" in resynthesized
     assert "digital silence" in _voice_line(dict(cfg["voice"], noise_floor_dbfs=0.0))
     warped = _voice_line(dict(cfg["voice"], method="warp"))
     assert "speaker's own voice converted" in warped and "synthetic" not in warped
