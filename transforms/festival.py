@@ -3,9 +3,9 @@ time span of every whitespace-separated token of the input, as transforms.flite 
 
 Festival has no C library to call in process here, so one festival process per Python process reads
 Scheme on its standard input and answers on its standard error (unbuffered, unlike its standard output):
-a voice loads once (about 0.2 s), then a sentence takes tens of milliseconds. Its wave goes through a file
-in a private temporary folder made for that utterance and removed as soon as it is read: a process that leaves
-without running its exit handlers (`python -m pipeline` ends with os._exit, a forked worker likewise) leaves
+a voice loads once (about 0.2 s), then a sentence takes tens of milliseconds. Its wave goes through a temporary
+file that has no name on disk (Festival opens it as /proc/<pid>/fd/<n>): a process that leaves without running its
+exit handlers (`python -m pipeline` ends with os._exit, a forked worker likewise) or is killed mid-utterance leaves
 nothing behind. Nothing of what Festival prints is logged: its error messages can quote the text it was given.
 
 The HTS voice is given American English flapping, which its lexicon lacks: a /t/ after a vowel or /r/ and
@@ -218,14 +218,17 @@ class _Process:
     def speak(self, tokens: list, voice: str) -> Spoken:
         with self.lock:
             self.select_voice(voice)
-            with tempfile.TemporaryDirectory(prefix="deid-festival-") as folder:
-                wave = os.path.join(folder, "utterance.wav")
+            with tempfile.TemporaryFile(prefix="deid-festival-") as wave_file:
+                # Festival writes into this process's nameless file through /proc: no name is ever on disk
+                # for the wave, so a worker killed mid-utterance leaves none behind.
+                wave = f"/proc/{os.getpid()}/fd/{wave_file.fileno()}"
                 try:
                     lines = self._ask(f"(set! deid_utt (SynthText {_quoted(' '.join(tokens))})) "
                                       f"(utt.save.wave deid_utt {_quoted(wave)} 'riff) (deid_spans deid_utt)")
                 except _Failed:
                     raise RuntimeError("Festival failed on an utterance") from None
-                audio, rate = sf.read(wave, dtype="float32", always_2d=True)
+                wave_file.seek(0)
+                audio, rate = sf.read(wave_file, dtype="float32", always_2d=True)
         spans = []
         for line in lines:
             if line.startswith("TOK"):

@@ -37,10 +37,21 @@ def test_a_festival_that_died_is_started_again():
 
 
 def test_no_wave_is_left_on_disk_while_festival_runs(tmp_path, monkeypatch):
-    # A process that ends with os._exit runs no exit handler: nothing may wait for one to be removed.
+    # A process that ends with os._exit runs no exit handler, and one killed mid-utterance runs no cleanup at
+    # all: the wave must have no name on disk even at the moment Festival has just written it.
     festival._festival().close()
     monkeypatch.setattr(festival.tempfile, "tempdir", str(tmp_path))
+    seen_after_writing = []
+    ask = festival._Process._ask
+
+    def ask_and_look(process, scheme):
+        lines = ask(process, scheme)
+        seen_after_writing.append(list(tmp_path.iterdir()))
+        return lines
+
+    monkeypatch.setattr(festival._Process, "_ask", ask_and_look)
     assert len(speak(["nothing", "left", "behind"], "slt_hts").spans) == 3
+    assert seen_after_writing and all(seen == [] for seen in seen_after_writing)
     assert list(tmp_path.iterdir()) == []
 
 
