@@ -30,6 +30,8 @@ PRIVACY_FIGURES = (("eer_ignorant", "EER ignorant", "percent"),
                    ("eer_semi_informed_lite", "EER semi-informed-lite", "percent"),
                    ("wer_vs_original_transcript", "WER vs the original's transcript", "percent"),
                    ("wer_vs_original_transcript_normalised", "the same WER, spelling normalised", "percent"),
+                   ("wer_vs_spoken_transcript", "WER vs the words the conversion spoke (the transcript's)", "percent"),
+                   ("wer_vs_spoken_transcript_normalised", "WER vs the words spoken, spelling normalised", "percent"),
                    ("pitch_correlation", "pitch correlation", "ratio"),
                    ("conversion_times_faster_than_real_time", "conversion speed, one core", "speed"))
 

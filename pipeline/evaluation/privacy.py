@@ -66,6 +66,11 @@ def report_lines(result: dict) -> list[str]:
         if "wer_vs_original_transcript_normalised" in f:
             lines.append(f"  WER, spelling normalised    {_percent(f['wer_vs_original_transcript_normalised'])}"
                          f"{interval_text(f, 'wer_vs_original_transcript_normalised')}")
+        if "wer_vs_spoken_transcript" in f:
+            lines.append(f"  WER vs the words spoken     {_percent(f['wer_vs_spoken_transcript'])}"
+                         f"{interval_text(f, 'wer_vs_spoken_transcript')}; normalised "
+                         f"{_percent(f['wer_vs_spoken_transcript_normalised']).strip()}"
+                         f"{interval_text(f, 'wer_vs_spoken_transcript_normalised')}")
         lines += [f"  pitch correlation           {f['pitch_correlation']:.3f}",
                   f"  conversion                  {f['conversion_cpu_s_per_audio_s']:.4f} CPU s per audio s "
                   f"({f['conversion_times_faster_than_real_time']:.0f}x faster than real time on one core)"]

@@ -202,7 +202,7 @@ def evaluate(options: Options, attacker) -> dict:
         "secrets": options.secrets,
         "modes": {},
     }
-    original_text = None
+    original_text, spoken_text = None, []
     wer_count = len(trials) if options.wer_clips < 0 else min(options.wer_clips, len(trials))
     if wer_count:
         from transforms.asr import plain_whisper, transcribe
@@ -214,6 +214,11 @@ def evaluate(options: Options, attacker) -> dict:
 
         wer_indices = _spread_over_speakers(trial_speakers)[:wer_count]
         original_text = [text_of(trial_audio[i]) for i in wer_indices]
+        # The words the conversion was given to speak, as the shard's text carries them: how far the listener's
+        # reading is from them tells a consumer how well a shard's audio and text agree, apart from how far
+        # Whisper's two readings of the original (the pipeline's windows and its own) differ.
+        spoken_text = ([" ".join(w.text for w in material.trial_words[i]) for i in wer_indices]
+                       if speaks_transcript(options.voice_cfg) else [])
     for mode in options.modes:
         runs = [_one_secret(options, seed, mode, material, embed)
                 for seed in range(options.seed, options.seed + options.secrets)]
@@ -230,16 +235,18 @@ def evaluate(options: Options, attacker) -> dict:
         figures["conversion_times_faster_than_real_time"] = 1.0 / timing if timing else float("inf")
         if wer_count:
             anon_text = [text_of(run.anon_trials[i]) for run in runs for i in wer_indices]
-            reference = original_text * len(runs)
             clip = np.tile(np.arange(wer_count), len(runs))
             secret = np.repeat(np.arange(len(runs)), wer_count)
-            for key, normalised in (("wer_vs_original_transcript", False),
-                                    ("wer_vs_original_transcript_normalised", True)):
-                errors, words = word_error_counts(reference, anon_text, normalised)
-                figures[key] = error_rate(errors, words)
-                figures[f"{key}_ci95"] = bootstrap_interval(
-                    lambda secrets, clips: error_rate(errors, words, secrets[secret] * clips[clip]),
-                    (len(runs), wer_count))
+            references = {"wer_vs_original_transcript": original_text}
+            if spoken_text:
+                references["wer_vs_spoken_transcript"] = spoken_text
+            for name, reference in references.items():
+                for key, normalised in ((name, False), (f"{name}_normalised", True)):
+                    errors, words = word_error_counts(reference * len(runs), anon_text, normalised)
+                    figures[key] = error_rate(errors, words)
+                    figures[f"{key}_ci95"] = bootstrap_interval(
+                        lambda secrets, clips: error_rate(errors, words, secrets[secret] * clips[clip]),
+                        (len(runs), wer_count))
             figures["wer_clips"] = wer_count * len(runs)
         correlations = [pitch_correlation(f0_contour(o, SAMPLE_RATE), f0_contour(a, SAMPLE_RATE))
                         for run in runs for o, a in zip(trial_audio, run.anon_trials)]

@@ -7,6 +7,8 @@ def test_privacy_section_shows_every_modes_figures_and_what_they_were_measured_o
                                      "eer_ignorant_per_secret": [0.2, 0.1, 0.22], "eer_ignorant_ci95": [0.151, 0.2],
                                      "wer_vs_original_transcript": 0.04,
                                      "wer_vs_original_transcript_normalised": 0.031,
+                                     "wer_vs_spoken_transcript": 0.027, "wer_vs_spoken_transcript_ci95": [0.02, 0.034],
+                                     "wer_vs_spoken_transcript_normalised": 0.018,
                                      "pitch_correlation": 0.962, "conversion_times_faster_than_real_time": 32.1},
                          "utterance": {"eer_ignorant": 0.18, "eer_lazy_informed": 0.146,
                                        "eer_semi_informed_lite": 0.103, "pitch_correlation": 0.96,
@@ -17,6 +19,8 @@ def test_privacy_section_shows_every_modes_figures_and_what_they_were_measured_o
     assert "| EER lazy-informed | 32.5 % | 14.6 % |" in section
     assert "| WER vs the original's transcript | 4.0 % | – |" in section  # utterance mode had no WER run
     assert "| the same WER, spelling normalised | 3.1 % | – |" in section
+    assert "| WER vs the words the conversion spoke (the transcript's) | 2.7 % (2.0 to 3.4) | – |" in section
+    assert "| WER vs the words spoken, spelling normalised | 1.8 % | – |" in section
     assert "| conversion speed, one core | 32x real time | 33x real time |" in section
     assert "0.6 % on the original speech" in section
     assert "| attacker | campp |" in section and "| secrets | 3 |" in section

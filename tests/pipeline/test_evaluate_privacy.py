@@ -213,10 +213,12 @@ def test_privacy_command_reports_every_figure_with_the_campp_attacker(tmp_path, 
         assert f["conversion_times_faster_than_real_time"] > 1
         assert -1.0 <= f["pitch_correlation"] <= 1.0
         assert f["wer_clips"] == 2 * 2     # two clips under each of the two pairs of secrets
-        for key in ("wer_vs_original_transcript", "wer_vs_original_transcript_normalised"):
+        # The default conversion speaks the pipeline's transcript, so the listener is also scored against it.
+        for key in ("wer_vs_original_transcript", "wer_vs_original_transcript_normalised",
+                    "wer_vs_spoken_transcript", "wer_vs_spoken_transcript_normalised"):
             low, high = f[key + "_ci95"]
             assert 0.0 <= low <= f[key] <= high
-    assert "EER lazy-informed" in result.stdout
+    assert "EER lazy-informed" in result.stdout and "WER vs the words spoken" in result.stdout
     for text in (result.stdout, result.stderr, out.read_text()):
         assert "en_us_m3" not in text and "flite_slt" not in text  # no speaker (folder) name leaks
 
