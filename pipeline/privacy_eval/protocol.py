@@ -202,7 +202,7 @@ def evaluate(options: Options, attacker) -> dict:
         "secrets": options.secrets,
         "modes": {},
     }
-    original_text, spoken_text = None, []
+    references = {}             # figure name -> the text of each WER clip that the listener is scored against
     wer_count = len(trials) if options.wer_clips < 0 else min(options.wer_clips, len(trials))
     if wer_count:
         from transforms.asr import plain_whisper, transcribe
@@ -213,12 +213,13 @@ def evaluate(options: Options, attacker) -> dict:
             return " ".join(w.text for w in transcribe(whisper, audio, listener, language="en").words)
 
         wer_indices = _spread_over_speakers(trial_speakers)[:wer_count]
-        original_text = [text_of(trial_audio[i]) for i in wer_indices]
-        # The words the conversion was given to speak, as the shard's text carries them: how far the listener's
-        # reading is from them tells a consumer how well a shard's audio and text agree, apart from how far
-        # Whisper's two readings of the original (the pipeline's windows and its own) differ.
-        spoken_text = ([" ".join(w.text for w in material.trial_words[i]) for i in wer_indices]
-                       if speaks_transcript(options.voice_cfg) else [])
+        references["wer_vs_original_transcript"] = [text_of(trial_audio[i]) for i in wer_indices]
+        if speaks_transcript(options.voice_cfg):
+            # The words the conversion was given to speak, as the shard's text carries them: how far the listener's
+            # reading is from them tells a consumer how well a shard's audio and text agree, apart from how far
+            # Whisper's two readings of the original (the pipeline's windows and its own) differ.
+            references["wer_vs_spoken_transcript"] = [" ".join(w.text for w in material.trial_words[i])
+                                                      for i in wer_indices]
     for mode in options.modes:
         runs = [_one_secret(options, seed, mode, material, embed)
                 for seed in range(options.seed, options.seed + options.secrets)]
@@ -237,9 +238,6 @@ def evaluate(options: Options, attacker) -> dict:
             anon_text = [text_of(run.anon_trials[i]) for run in runs for i in wer_indices]
             clip = np.tile(np.arange(wer_count), len(runs))
             secret = np.repeat(np.arange(len(runs)), wer_count)
-            references = {"wer_vs_original_transcript": original_text}
-            if spoken_text:
-                references["wer_vs_spoken_transcript"] = spoken_text
             for name, reference in references.items():
                 for key, normalised in ((name, False), (f"{name}_normalised", True)):
                     errors, words = word_error_counts(reference * len(runs), anon_text, normalised)
