@@ -10,12 +10,12 @@ ARG BEAM_VERSION=2.77.0
 FROM apache/beam_python${PYTHON_VERSION}_sdk:${BEAM_VERSION}
 ARG BEAM_VERSION
 
-# libsndfile backs soundfile; libflite1, festival and festvox-us-slt-hts hold the synthetic voices the default
-# conversion (voice.method resynthesize) speaks with. sox, espeak-ng and the flite program are only needed by
-# the demo and tests.
+# libsndfile backs soundfile; libflite1, festival, festvox-us-slt-hts and libhtsengine1 (the HTS voice's
+# parameter generation, in process) hold the synthetic voices the default conversion (voice.method resynthesize)
+# speaks with. sox, espeak-ng and the flite program are only needed by the demo and tests.
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libsndfile1 libflite1 festival \
-       festvox-us-slt-hts \
+       festvox-us-slt-hts libhtsengine1 \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /opt/deid-speech

@@ -1,12 +1,14 @@
-"""Speech synthesis with the Festival system's HTS voice (Debian's festival and festvox-us-slt-hts), with the
-time span of every whitespace-separated token of the input, as transforms.flite gives them.
+"""The Festival system's HTS voice (Debian's festival and festvox-us-slt-hts) reading a text: the model's
+trajectories for it (transforms.hts_engine) and the time span of every whitespace-separated token, as
+transforms.flite gives them for its voices.
 
 Festival has no C library to call in process here, so one festival process per Python process reads
 Scheme on its standard input and answers on its standard error (unbuffered, unlike its standard output):
-a voice loads once (about 0.2 s), then a sentence takes tens of milliseconds. Its wave goes through a temporary
-file that has no name on disk (Festival opens it as /proc/<pid>/fd/<n>): a process that leaves without running its
-exit handlers (`python -m pipeline` ends with os._exit, a forked worker likewise) or is killed mid-utterance leaves
-nothing behind. Nothing of what Festival prints is logged: its error messages can quote the text it was given.
+a voice loads once (about 0.2 s), then a sentence takes milliseconds. Festival does the text analysis up to
+the HTS engine and answers with the full-context labels its HTS method computes and each token's first and last
+segment; its own call into the engine (HTS_Synthesize, which ran the vocoder) is replaced by one that does
+nothing, and the engine's parameter generation runs in this process instead. Nothing of what Festival prints is
+logged: its error messages can quote the text it was given.
 
 The HTS voice is given American English flapping, which its lexicon lacks: a /t/ after a vowel or /r/ and
 before an unstressed vowel of the same word is spoken as a flap ("matter", "sitting", "waiting"). As Festival
@@ -20,24 +22,26 @@ import os
 import select
 import shutil
 import subprocess
-import tempfile
 import threading
+from dataclasses import dataclass
 
-import numpy as np
-import soundfile as sf
-
-from transforms.flite import Spoken
+from transforms import hts_engine
 
 # Name in the voice bank -> Festival's function that selects the voice.
 VOICES = {"slt_hts": "voice_cmu_us_slt_arctic_hts"}
 REPLY_TIMEOUT_S = 120.0
 _END = "DEID-END"
 
-# Each token's spoken words, as "TOK start end start end ...": a word is spoken when its syllables have
-# segments (Festival keeps punctuation as words without any). A word starts where the segment before its first
-# one ends, so that a token's span holds its leading closure, as Flite's spans do.
-_SPANS = """
-(define (deid_spans utt)
+# The utterance as the HTS engine takes it: "LAB <label>" for each segment (Festival's HTS method leaves them in
+# featstring_list), then each token's spoken words as "TOK first last first last ...", the indices of their first
+# and last segments. A word is spoken when its syllables have segments (Festival keeps punctuation as words
+# without any). HTS_Synthesize, the HTS method's call into the engine and its vocoder, does nothing here.
+_READING = """
+(define (HTS_Synthesize utt) utt)
+(define (deid_reading utt)
+  (let ((i 0))
+    (mapcar (lambda (seg) (item.set_feat seg "deid_index" i) (set! i (+ i 1))) (utt.relation.items utt 'Segment)))
+  (mapcar (lambda (label) (format stderr "LAB %s\\n" label)) featstring_list)
   (let ((tok (utt.relation.first utt 'Token)))
     (while tok
       (format stderr "TOK")
@@ -46,8 +50,8 @@ _SPANS = """
          (if (and (item.relation w 'Word)
                   (not (string-equal "0" (item.feat w "R:Word.R:SylStructure.daughter1.daughter1.name"))))
              (format stderr " %s %s"
-                     (item.feat w "R:Word.R:SylStructure.daughter1.daughter1.R:Segment.p.end")
-                     (item.feat w "R:Word.word_end"))))
+                     (item.feat w "R:Word.R:SylStructure.daughter1.daughter1.R:Segment.deid_index")
+                     (item.feat w "R:Word.R:SylStructure.daughtern.daughtern.R:Segment.deid_index"))))
        (item.daughters tok))
       (format stderr "\\n")
       (set! tok (item.next tok)))))
@@ -171,8 +175,9 @@ class _Process:
         self.owner = os.getpid()
         self.pending = b""
         self.selected = None
+        self.model_path = None      # the selected voice's .htsvoice file
         self.lock = threading.Lock()
-        self.proc.stdin.write((_SPANS + _FLAP + _MORPHOLOGY).encode("utf-8"))
+        self.proc.stdin.write((_READING + _FLAP + _MORPHOLOGY).encode("utf-8"))
         self._ask("t")
 
     def _line(self) -> str:
@@ -213,28 +218,26 @@ class _Process:
             except _Failed:
                 raise FestivalUnavailable(f"Festival voice {name} is not installed "
                                           "(apt-get install festvox-us-slt-hts)") from None
+            self.model_path = self._ask('(format stderr "%s\\n" (car (cdr (assoc_string "-m" hts_engine_params))))')[0]
             self.selected = name
 
-    def speak(self, tokens: list, voice: str) -> Spoken:
+    def labels(self, tokens: list, voice: str) -> tuple:
+        """The utterance's full-context labels, one per segment, and each token's spoken words as (first,
+        last) segment indices; with the voice's model file."""
         with self.lock:
             self.select_voice(voice)
-            with tempfile.TemporaryFile(prefix="deid-festival-") as wave_file:
-                # Festival writes into this process's nameless file through /proc: no name is ever on disk
-                # for the wave, so a worker killed mid-utterance leaves none behind.
-                wave = f"/proc/{os.getpid()}/fd/{wave_file.fileno()}"
-                try:
-                    lines = self._ask(f"(set! deid_utt (SynthText {_quoted(' '.join(tokens))})) "
-                                      f"(utt.save.wave deid_utt {_quoted(wave)} 'riff) (deid_spans deid_utt)")
-                except _Failed:
-                    raise RuntimeError("Festival failed on an utterance") from None
-                wave_file.seek(0)
-                audio, rate = sf.read(wave_file, dtype="float32", always_2d=True)
-        spans = []
+            try:
+                lines = self._ask(f"(deid_reading (SynthText {_quoted(' '.join(tokens))}))")
+            except _Failed:
+                raise RuntimeError("Festival failed on an utterance") from None
+            model_path = self.model_path
+        labels = [line[4:].strip() for line in lines if line.startswith("LAB ")]
+        segments = []
         for line in lines:
             if line.startswith("TOK"):
-                times = [float(t) for t in line.split()[1:]]
-                spans.append((times[0], times[-1]) if times else None)
-        return Spoken(np.ascontiguousarray(audio.mean(axis=1)), int(rate), spans)
+                indices = [int(float(i)) for i in line.split()[1:]]
+                segments.append((indices[0], indices[-1]) if indices else None)
+        return labels, segments, model_path
 
     def cpu_seconds(self) -> float:
         try:
@@ -269,10 +272,36 @@ def _festival() -> _Process:
         return _process
 
 
-def speak(tokens: list, voice: str) -> Spoken:
-    """Festival's reading of the tokens joined by spaces, with one span per token (None for a token with no
-    spoken word) when Festival split the text the same way; callers check the length."""
-    return _festival().speak(tokens, voice)
+_models = {}                    # .htsvoice path -> hts_engine.Model, loaded once per Python process
+_models_lock = threading.Lock()
+
+
+def _model(path: str) -> hts_engine.Model:
+    with _models_lock:
+        if path not in _models:
+            _models[path] = hts_engine.Model(path)
+        return _models[path]
+
+
+@dataclass
+class Reading:
+    """The voice's reading of a text: the model's trajectories, and one span per token (None for a token with no
+    spoken word), in seconds. A token's span runs from the end of the segment before its first one, so that it
+    holds its leading closure, as Flite's spans do."""
+    trajectory: hts_engine.Trajectory
+    spans: list
+
+
+def read(tokens: list, voice: str) -> Reading:
+    """The HTS voice's reading of the tokens joined by spaces, with one span per token when Festival split the
+    text the same way; callers check the length."""
+    labels, segments, model_path = _festival().labels(tokens, voice)
+    trajectory = _model(model_path).generate(labels)
+    if len(trajectory.phone_ends_s) != len(labels):
+        raise RuntimeError("the HTS engine timed a different number of segments than Festival gave")
+    ends = trajectory.phone_ends_s
+    spans = [None if seg is None else (ends[seg[0] - 1] if seg[0] > 0 else 0.0, ends[seg[1]]) for seg in segments]
+    return Reading(trajectory, [None if span is None else (float(span[0]), float(span[1])) for span in spans])
 
 
 def helper_cpu_seconds() -> float:
@@ -284,8 +313,10 @@ def helper_cpu_seconds() -> float:
 
 
 def check(voices) -> None:
-    """Starts Festival and loads each voice now: a missing install is one clear error at start-up."""
+    """Starts Festival, loads each voice and its model now: a missing install is one clear error at start-up."""
     process = _festival()
-    with process.lock:
-        for voice in voices:
+    for voice in voices:
+        with process.lock:
             process.select_voice(voice)
+            model_path = process.model_path
+        _model(model_path)

@@ -18,26 +18,69 @@ runs).
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import pyworld as pw
 
+from transforms import festival, flite
 from transforms.audio_io import resample
-from transforms.synth_voices import PITCH_RANGE_HZ, speak
+from transforms.hts_engine import log_amplitude
+from transforms.synth_voices import PITCH_RANGE_HZ
 from transforms.voice import (VoiceParams, map_f0, pseudo_aperiodicity, resample_bins, synthesize_to_length,
                               track_f0, warp_source_bins)
 
 GAIN_LIMIT = 20.0            # a phrase's level follows the source's within this factor of the synthetic one's
 PHRASE_GAP_S = 0.1           # a pause at least this long in the source's word times starts a new phrase
-# DIO's tolerance for the spread of its f0 candidates before it calls a frame unvoiced (its default 0.1). At
-# 0.1 it left a third of the HTS voice's frames unvoiced where harvest finds a fifth: voiced consonants and
-# vowel edges came out as noise, which Whisper misheard (README, "Voicing of the synthetic reading").
+PEAK_LIMIT = 0.99
+# DIO's tolerance for the spread of its f0 candidates before it calls a frame unvoiced (its default 0.1), for
+# the readings of Flite's voices, which are analysed. At 0.1 it left a third of the HTS voice's frames unvoiced
+# where harvest found a fifth, when that voice's wave was analysed too: voiced consonants and vowel edges came
+# out as noise, which Whisper misheard (README, "Voicing of the synthetic reading").
 VOICING_TOLERANCE = 0.3
 
 
 def voice_f0(tts: np.ndarray, sample_rate: int, voice: str, frame_period_ms: float) -> tuple:
     """f0 of a synthetic reading, tracked within the voice's own pitch range, and its frame times."""
     return track_f0(tts, sample_rate, frame_period_ms, PITCH_RANGE_HZ[voice], VOICING_TOLERANCE)
+
+
+@dataclass
+class SyntheticReading:
+    """What the resynthesis takes from a synthetic voice's reading of the words."""
+    spans: list                 # per token: (start, end) in the reading, seconds, or None when nothing is spoken
+    f0: np.ndarray              # per frame of the reading, Hz, 0 where unvoiced
+    frame_s: float
+    # (times in the reading, f0 at them) -> the WORLD power envelope at those times, the record's FFT bins
+    envelope: Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def read_aloud(tokens: list, voice: str, sample_rate: int, frame_period_ms: float) -> SyntheticReading:
+    """The voice's reading of the tokens. Festival's HTS voice gives its model's own trajectories, its envelope
+    evaluated at the record's bins and interpolated between the model's frames (transforms.hts_engine); Flite's
+    voices give a wave, resampled to the record's rate and analysed with WORLD."""
+    fft_size = pw.get_cheaptrick_fft_size(sample_rate)
+    if voice in festival.VOICES:
+        reading = festival.read(tokens, voice)
+        model = reading.trajectory
+        freqs = np.arange(fft_size // 2 + 1) * sample_rate / fft_size
+
+        def model_envelope(times, _f0):
+            position = np.clip(times / model.frame_s, 0, len(model.f0) - 1)
+            low = np.floor(position).astype(np.int64)
+            high = np.minimum(low + 1, len(model.f0) - 1)
+            frac = (position - low)[:, None]
+            cepstra = model.mel_cepstrum[low] * (1.0 - frac) + model.mel_cepstrum[high] * frac
+            return np.exp(2.0 * log_amplitude(cepstra, freqs, model.alpha, model.sample_rate))
+
+        return SyntheticReading(reading.spans, model.f0, model.frame_s, model_envelope)
+    spoken = flite.speak(tokens, voice)
+    tts = resample(spoken.audio, spoken.sample_rate, sample_rate).astype(np.float64)
+    f0, _ = voice_f0(tts, sample_rate, voice, frame_period_ms)
+    return SyntheticReading(spoken.spans, f0, frame_period_ms / 1000.0,
+                            lambda times, f0_at_times: pw.cheaptrick(tts, f0_at_times, times, sample_rate,
+                                                                     fft_size=fft_size))
 
 
 def spoken_tokens(words: list) -> list:
@@ -120,6 +163,26 @@ def noise_only(length: int, params: VoiceParams) -> np.ndarray:
     return comfort_noise(np.zeros(length, dtype=np.float32), params.noise_floor_dbfs)
 
 
+def phrase_gains(source: np.ndarray, output: np.ndarray, sample_rate: int, runs: list, owner: np.ndarray,
+                 frame_s: float) -> np.ndarray:
+    """A gain per output sample that brings each phrase of the output to its source phrase's level (within
+    GAIN_LIMIT of its own), measured on the output itself; pauses take a gain that moves linearly between their
+    neighbours' phrases, so no step is heard."""
+    frame_gain = np.full(len(owner), np.nan)
+    for i, (start, end, _, _) in enumerate(runs):
+        a, b = int(start * sample_rate), int(end * sample_rate)
+        source_level, output_level = _rms(source[a:b]), _rms(output[a:b])
+        gain = 1.0
+        if source_level > 0 and output_level > 0:
+            gain = float(np.clip(source_level / output_level, 1.0 / GAIN_LIMIT, GAIN_LIMIT))
+        frame_gain[owner == i] = gain
+    phrase_frames = np.flatnonzero(np.isfinite(frame_gain))
+    if not len(phrase_frames):
+        return np.ones(len(output))
+    frame_gain = np.interp(np.arange(len(owner)), phrase_frames, frame_gain[phrase_frames])
+    return np.interp(np.arange(len(output)) / sample_rate, np.arange(len(owner)) * frame_s, frame_gain)
+
+
 def resynthesize(audio: np.ndarray, sample_rate: int, words: list, params: VoiceParams,
                  frame_period_ms: float = 5.0) -> np.ndarray:
     """The utterance spoken by the pseudo-speaker's synthetic voice in the source's phrase timing, same length
@@ -131,31 +194,23 @@ def resynthesize(audio: np.ndarray, sample_rate: int, words: list, params: Voice
     tokens = [item[0] for item in kept if item is not None]
     if not tokens:
         return noise_only(len(x), params)
-    spoken = speak(tokens, params.tts_voice)
-    if len(spoken.spans) != len(tokens):
-        raise ValueError(f"the synthetic voice split {len(tokens)} tokens into {len(spoken.spans)}")
-    tts = resample(spoken.audio, spoken.sample_rate, sample_rate).astype(np.float64)
-    f0_tts, _ = voice_f0(tts, sample_rate, params.tts_voice, frame_period_ms)
-    runs = phrases(kept, spoken.spans)
+    reading = read_aloud(tokens, params.tts_voice, sample_rate, frame_period_ms)
+    if len(reading.spans) != len(tokens):
+        raise ValueError(f"the synthetic voice split {len(tokens)} tokens into {len(reading.spans)}")
+    runs = phrases(kept, reading.spans)
     times, owner = frame_times(runs, frames, frame_s)
     spoken_frames = times >= 0
     if not spoken_frames.any():
         return noise_only(len(x), params)
-    spoken_times = np.minimum(times[spoken_frames], (len(tts) - 1) / sample_rate)
-    f0_spoken = f0_at(f0_tts, frame_s, spoken_times)
-    sp_spoken = pw.cheaptrick(tts, f0_spoken, spoken_times, sample_rate)
-    gains = np.ones(len(runs))
-    for i, (start, end, tts_start, tts_end) in enumerate(runs):
-        source_level = _rms(x[int(start * sample_rate):int(end * sample_rate)])
-        tts_level = _rms(tts[int(tts_start * sample_rate):int(tts_end * sample_rate)])
-        if source_level > 0 and tts_level > 0:
-            gains[i] = np.clip(source_level / tts_level, 1.0 / GAIN_LIMIT, GAIN_LIMIT)
+    spoken_times = np.minimum(times[spoken_frames], (len(reading.f0) - 1) * reading.frame_s)
+    f0_spoken = f0_at(reading.f0, reading.frame_s, spoken_times)
+    sp_spoken = reading.envelope(spoken_times, f0_spoken)
 
     # Pauses take the reading's quietest frame 30 dB down, under the noise floor: an envelope that the
     # frequency warp and WORLD can take.
     quietest = sp_spoken[np.argmin(sp_spoken.sum(axis=1))]
     sp = np.repeat(quietest[None, :] * 1e-3, frames, axis=0)
-    sp[spoken_frames] = sp_spoken * np.square(gains[owner[spoken_frames]])[:, None]
+    sp[spoken_frames] = sp_spoken
     voiced = np.zeros(frames, dtype=bool)
     voiced[spoken_frames] = f0_spoken > 0
     f0 = np.zeros(frames)
@@ -169,4 +224,10 @@ def resynthesize(audio: np.ndarray, sample_rate: int, words: list, params: Voice
                                                        (1.0,) * len(params.band_slopes)))
     spoken_audio = synthesize_to_length(f0, log_sp, pseudo_aperiodicity(voiced, freqs, params), sample_rate,
                                         frame_period_ms, len(x))
-    return comfort_noise(spoken_audio, params.noise_floor_dbfs)
+    # Each phrase's level follows the source's, set on the output: WORLD is linear in the envelope's amplitude,
+    # and the model's envelope has no level of its own to compare the source's with.
+    spoken_audio = spoken_audio * phrase_gains(x, spoken_audio, sample_rate, runs, owner, frame_s)
+    peak = np.max(np.abs(spoken_audio)) if len(spoken_audio) else 0.0
+    if peak > PEAK_LIMIT:
+        spoken_audio = spoken_audio * (PEAK_LIMIT / peak)
+    return comfort_noise(spoken_audio.astype(np.float32), params.noise_floor_dbfs)
