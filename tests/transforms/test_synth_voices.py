@@ -1,3 +1,5 @@
+import pytest
+
 from transforms import festival, flite
 from transforms.synth_voices import ENGINES, PITCH_RANGE_HZ, VOICES, check, describe
 
@@ -20,3 +22,13 @@ def test_the_card_names_each_engine_with_its_voices():
     assert describe(["slt", "rms"]) == "Flite slt, rms"
     assert describe(["slt_hts"]) == "Festival HTS slt"
     assert describe(["slt_hts", "awb"]) == "Flite awb; Festival HTS slt"
+
+
+def test_a_missing_hts_engine_is_one_of_the_clear_start_up_errors(monkeypatch):
+    from transforms import hts_engine
+    from transforms.synth_voices import UNAVAILABLE
+
+    monkeypatch.setattr(hts_engine, "LIBRARY", "libHTSEngine-not-here.so.0")
+    monkeypatch.setattr(festival, "_models", {})
+    with pytest.raises(UNAVAILABLE, match="apt-get install libhtsengine1"):
+        check(["slt_hts"])
