@@ -300,8 +300,8 @@ def read(tokens: list, voice: str) -> Reading:
     if len(trajectory.phone_ends_s) != len(labels):
         raise RuntimeError("the HTS engine timed a different number of segments than Festival gave")
     ends = trajectory.phone_ends_s
-    spans = [None if seg is None else (ends[seg[0] - 1] if seg[0] > 0 else 0.0, ends[seg[1]]) for seg in segments]
-    return Reading(trajectory, [None if span is None else (float(span[0]), float(span[1])) for span in spans])
+    return Reading(trajectory, [None if seg is None else (float(ends[seg[0] - 1]) if seg[0] > 0 else 0.0,
+                                                          float(ends[seg[1]])) for seg in segments])
 
 
 def helper_cpu_seconds() -> float:

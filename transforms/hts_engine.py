@@ -114,7 +114,8 @@ class Model:
         self.order = lib.HTS_ModelSet_get_vector_length(self.models, self.spectrum_stream) - 1
         self.states = lib.HTS_ModelSet_get_nstate(self.models)
         self.sample_rate = lib.HTS_ModelSet_get_sampling_frequency(self.models)
-        self.frame_s = lib.HTS_ModelSet_get_fperiod(self.models) / self.sample_rate
+        self.frame_period = lib.HTS_ModelSet_get_fperiod(self.models)          # in samples
+        self.frame_s = self.frame_period / self.sample_rate
         weights = (ctypes.c_double * streams)(*([1.0] * streams))
         self._weights = weights                                    # kept alive: the engine reads through them
         self._duration_weight = (ctypes.c_double * 1)(1.0)
@@ -133,8 +134,7 @@ class Model:
             lib.HTS_SStreamSet_initialize(states)
             lib.HTS_PStreamSet_initialize(parameters)
             try:
-                lib.HTS_Label_load_from_strings(label, self.sample_rate, round(self.frame_s * self.sample_rate),
-                                                lines, len(labels))
+                lib.HTS_Label_load_from_strings(label, self.sample_rate, self.frame_period, lines, len(labels))
                 if not _true(lib.HTS_SStreamSet_create(states, self.models, label, b"\x00", SPEED,
                                                        self._duration_weight, self._stream_weights,
                                                        self._stream_weights)):

@@ -27,13 +27,12 @@ import pyworld as pw
 from transforms import festival, flite
 from transforms.audio_io import resample
 from transforms.hts_engine import log_amplitude
-from transforms.synth_voices import PITCH_RANGE_HZ
-from transforms.voice import (VoiceParams, map_f0, pseudo_aperiodicity, resample_bins, synthesize_to_length,
-                              track_f0, warp_source_bins)
+from transforms.synth_voices import ENGINES, PITCH_RANGE_HZ
+from transforms.voice import (VoiceParams, limit_peak, map_f0, pseudo_aperiodicity, resample_bins,
+                              synthesize_to_length, track_f0, warp_source_bins)
 
 GAIN_LIMIT = 20.0            # a phrase's level follows the source's within this factor of the synthetic one's
 PHRASE_GAP_S = 0.1           # a pause at least this long in the source's word times starts a new phrase
-PEAK_LIMIT = 0.99
 # DIO's tolerance for the spread of its f0 candidates before it calls a frame unvoiced (its default 0.1), for
 # the readings of Flite's voices, which are analysed. At 0.1 it left a third of the HTS voice's frames unvoiced
 # where harvest found a fifth, when that voice's wave was analysed too: voiced consonants and vowel edges came
@@ -61,16 +60,14 @@ def read_aloud(tokens: list, voice: str, sample_rate: int, frame_period_ms: floa
     evaluated at the record's bins and interpolated between the model's frames (transforms.hts_engine); Flite's
     voices give a wave, resampled to the record's rate and analysed with WORLD."""
     fft_size = pw.get_cheaptrick_fft_size(sample_rate)
-    if voice in festival.VOICES:
+    if ENGINES[voice] is festival:
         reading = festival.read(tokens, voice)
         model = reading.trajectory
         freqs = np.arange(fft_size // 2 + 1) * sample_rate / fft_size
 
         def model_envelope(times, _f0):
-            position = np.clip(times / model.frame_s, 0, len(model.f0) - 1)
-            low = np.floor(position).astype(np.int64)
-            high = np.minimum(low + 1, len(model.f0) - 1)
-            frac = (position - low)[:, None]
+            low, high, frac = frame_neighbours(times, model.frame_s, len(model.f0))
+            frac = frac[:, None]
             cepstra = model.mel_cepstrum[low] * (1.0 - frac) + model.mel_cepstrum[high] * frac
             return np.exp(2.0 * log_amplitude(cepstra, freqs, model.alpha, model.sample_rate))
 
@@ -131,13 +128,18 @@ def frame_times(runs: list, frames: int, frame_s: float) -> tuple:
     return times, owner
 
 
+def frame_neighbours(times: np.ndarray, frame_s: float, frames: int) -> tuple:
+    """For each time, the frames on either side of it (the last one at the end) and how far it lies from the
+    first toward the second (0..1)."""
+    position = np.clip(times / frame_s, 0, frames - 1)
+    low = np.floor(position).astype(np.int64)
+    return low, np.minimum(low + 1, frames - 1), position - low
+
+
 def f0_at(f0: np.ndarray, frame_s: float, times: np.ndarray) -> np.ndarray:
     """The tracked f0 at times between its frames: voiced or not as the nearest frame is, the value
     interpolated where both neighbours are voiced."""
-    position = np.clip(times / frame_s, 0, len(f0) - 1)
-    low = np.floor(position).astype(np.int64)
-    high = np.minimum(low + 1, len(f0) - 1)
-    frac = position - low
+    low, high, frac = frame_neighbours(times, frame_s, len(f0))
     nearest = f0[np.where(frac < 0.5, low, high)]
     both = (f0[low] > 0) & (f0[high] > 0)
     return np.where(both, f0[low] * (1.0 - frac) + f0[high] * frac, nearest)
@@ -226,8 +228,5 @@ def resynthesize(audio: np.ndarray, sample_rate: int, words: list, params: Voice
                                         frame_period_ms, len(x))
     # Each phrase's level follows the source's, set on the output: WORLD is linear in the envelope's amplitude,
     # and the model's envelope has no level of its own to compare the source's with.
-    spoken_audio = spoken_audio * phrase_gains(x, spoken_audio, sample_rate, runs, owner, frame_s)
-    peak = np.max(np.abs(spoken_audio)) if len(spoken_audio) else 0.0
-    if peak > PEAK_LIMIT:
-        spoken_audio = spoken_audio * (PEAK_LIMIT / peak)
-    return comfort_noise(spoken_audio.astype(np.float32), params.noise_floor_dbfs)
+    spoken_audio = limit_peak(spoken_audio * phrase_gains(x, spoken_audio, sample_rate, runs, owner, frame_s))
+    return comfort_noise(spoken_audio, params.noise_floor_dbfs)

@@ -179,9 +179,14 @@ def synthesize_to_length(f0: np.ndarray, log_sp: np.ndarray, ap: np.ndarray, sam
     y = pw.synthesize(f0, np.ascontiguousarray(np.exp(log_sp)), np.ascontiguousarray(ap), sample_rate,
                       frame_period_ms)
     y = y[:length] if len(y) >= length else np.pad(y, (0, length - len(y)))
+    return limit_peak(y)
+
+
+def limit_peak(y: np.ndarray, limit: float = 0.99) -> np.ndarray:
+    """`y` scaled down, if need be, so that its peak is within `limit`, as float32."""
     peak = np.max(np.abs(y)) if len(y) else 0.0
-    if peak > 0.99:
-        y = y * (0.99 / peak)
+    if peak > limit:
+        y = y * (limit / peak)
     return y.astype(np.float32)
 
 
