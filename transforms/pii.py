@@ -198,10 +198,10 @@ class DateOfBirthRecognizer(RuleRecognizer):
         return results
 
 
-# Street types, with the forms ASR mishears them as ("sunset treat", "pine way" -> "highway");
-# the type may be glued to the name before it ("Lake Viewway", "will away").
-STREET_TYPES = r"(?:streets?|st|treat|avenues?|ave|road|rd|rode|boulevard|blvd|lanes?|ln|drive|dr|court|ct|way|" \
-               r"place|pl|terrace|circle|parkway|highway|hwy|square|trail|crescent|alley)"
+# Street types, with the forms ASR mishears them as ("sunset treat", "pine way" -> "highway", "boulevard" ->
+# "Moolevart"); the type may be glued to the name before it ("Lake Viewway", "will away").
+STREET_TYPES = r"(?:streets?|st|treat|avenues?|ave|road|rd|rode|boulevard|levar[dt]s?|blvd|lanes?|ln|drive|dr|" \
+               r"court|ct|way|place|pl|terrace|circle|parkway|highway|hwy|square|trail|crescent|alley)"
 
 
 class HouseNumberRecognizer(RuleRecognizer):

@@ -116,11 +116,19 @@ def _classify(words: list[str]) -> list[tuple[str, str]]:
                 and sum(ch.isdigit() for ch in core) >= 2:
             out[i] = (re.sub(r"[-.]", "", core).upper(), DIGITS)
     # Homophones count as digits between digits; those that are no common word ("fine", "free") also
-    # next to a run of at least three digits, spreading along a run of them.
+    # next to a run of at least three digits, spreading along a run of them. A unit ordinal between digits is
+    # its digit: ASR writes "thirty" or "five" inside a spoken number as "3rd" or "5th" ("500, 3rd 1, 555, 5th
+    # 1,893" for a phone number).
     changed = True
     while changed:
         changed = False
         for i, low in enumerate(lowers):
+            ordinal = re.fullmatch(r"([1-9])(?:st|nd|rd|th)", low) or low in ORDINAL_UNITS
+            if ordinal and out[i][1] != DIGITS and 0 < i < len(out) - 1 \
+                    and out[i - 1][1] == DIGITS and out[i + 1][1] == DIGITS:
+                out[i] = (ORDINAL_UNITS.get(low, low)[0], DIGITS)
+                changed = True
+                continue
             if low not in DIGIT_HOMOPHONES or out[i][1] != WORD:
                 continue
             sides = [j for j in (i - 1, i + 1) if 0 <= j < len(out) and out[j][1] == DIGITS]

@@ -152,6 +152,11 @@ def test_misheard_pii_is_still_found(pii_detector, text, value, entity):
     assert entities(pii_detector, text)[value] == entity
 
 
+def test_a_phone_number_with_digits_heard_as_ordinals_is_redacted(pii_detector):
+    found = entities(pii_detector, "3rd 500, 3rd 1, 555, 5th 1 ,893 to my contact")
+    assert all(found[word] is not None for word in ["500,", "1,", "555,", "5th", "1"])
+
+
 def test_a_capitalised_name_without_cue_is_redacted(pii_detector):
     found = entities(pii_detector, "remind me to mail in the Yamamoto tomorrow")
     assert found["Yamamoto"] is not None and found["tomorrow"] is None and found["mail"] is None
@@ -163,6 +168,7 @@ def test_a_capitalised_name_without_cue_is_redacted(pii_detector):
     ("deliver the package to 7443 .L .M Avenue.", "Avenue."),
     ("book a cab to 2 ,817 Juniper Bolevards at noon", "2"),
     ("I live at 58 Harrow Gardins, flat two", "58"),
+    ("Order Attack Setah 3 ,372 Magnolia Moolevart for 8 o 'clock.", ",372"),
 ])
 def test_addresses_with_glued_or_misheard_street_types(pii_detector, text, value):
     assert entities(pii_detector, text)[value] == "STREET_ADDRESS"

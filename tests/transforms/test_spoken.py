@@ -55,3 +55,9 @@ def test_misheard_digits_join_a_run_but_common_words_stay_words():
     assert normalize_text("card ending in for 0868716i896058 thanks") == "card ending in for 0868716I896058 thanks"
     assert normalize_text("set a timer for 25 minutes") == "set a timer for 25 minutes"
     assert normalize_text("deliver it to 6 -5 -8 -9 Sunset Street") == "deliver it to 6589 Sunset Street"
+
+
+def test_an_ordinal_between_digits_is_its_digit_and_stays_an_ordinal_elsewhere():
+    assert normalize_text("3rd 500, 3rd 1, 555, 5th 1 ,893 to my contacts") == "3rd 5003155551893 to my contacts"
+    assert normalize_text("five three third one five") == "53315"
+    assert normalize_text("on May 3rd 2021 at noon") == "on May 3rd 2021 at noon"
