@@ -26,7 +26,7 @@ from transforms.pii import PiiDetector, TextOperator, mark_words, redact_words
 from transforms.records import Rejected
 from transforms.redact_audio import apply_windows, redaction_windows
 from transforms.spoken import normalize_text
-from transforms.voice import convert, derive_params
+from transforms.voice import anonymize
 
 HELP = "measure spoken-PII redaction on a labeled set (recall, precision, readable leaks, words kept, cost)"
 EVALUATION_SECRET = b"evaluate-pii-fixed-secret"   # the set is synthetic: a fixed key keeps runs comparable
@@ -87,12 +87,19 @@ def transcribe_in_packs(model, audios: dict, asr_cfg: dict, language: str) -> di
     return words
 
 
+def shipped_audio(audio, rate: int, voice_seed: bytes, shipped_words: list, cfg: dict):
+    """The audio a run ships for these words: the configured conversion (the resynthesis speaks the shipped
+    words, PII words not at all), then the redaction windows over the PII words' spans."""
+    converted = anonymize(audio, rate, voice_seed, cfg["voice"], shipped_words)
+    windows = redaction_windows(shipped_words, cfg["redaction"]["pad_ms"] / 1000.0, len(audio) / rate)
+    return apply_windows(converted, rate, windows, cfg["redaction"]["audio"], cfg["redaction"]["tone_hz"])
+
+
 def evaluate(labels: list[dict], folder: str, cfg: dict, language: str) -> dict:
     model = load_whisper(cfg["asr"], cpu_threads=max(1, os.cpu_count() or 1))
     detector = PiiDetector(cfg["pii"])
     keyring = Keyring(EVALUATION_SECRET)
     operator = TextOperator(cfg["pii"], keyring)
-    pad_s = cfg["redaction"]["pad_ms"] / 1000.0
     listener = plain_whisper(cfg["asr"])   # the shipped audio is heard by plain Whisper, whatever the run used
     per = defaultdict(Counter)          # entity -> counts
     predicted = defaultdict(Counter)    # predicted entity -> tp / all
@@ -119,13 +126,9 @@ def evaluate(labels: list[dict], folder: str, cfg: dict, language: str) -> dict:
         pii_s += time.perf_counter() - started
         asr_text = " ".join(w.text for w in words)
 
-        params = derive_params(keyring.voice_seed(label["voice"]), cfg["voice"])
-        converted = convert(audio, rate, params, cfg["voice"]["frame_period_ms"])
         try:
-            windows = redaction_windows(shipped_words, pad_s, len(audio) / rate)
-            shipped_audio = apply_windows(converted, rate, windows, cfg["redaction"]["audio"],
-                                          cfg["redaction"]["tone_hz"])
-            heard = " ".join(w.text for w in transcribe(model, shipped_audio, listener, language).words)
+            shipped = shipped_audio(audio, rate, keyring.voice_seed(label["voice"]), shipped_words, cfg)
+            heard = " ".join(w.text for w in transcribe(model, shipped, listener, language).words)
         except Rejected:
             quarantined += 1
             heard = None    # quarantined: nothing ships, nothing can be heard

@@ -5,8 +5,14 @@ import sys
 
 import pytest
 
+import numpy as np
+
+from pipeline.evaluation.pii import shipped_audio
 from pipeline.pii_set import luhn_complete, make_utterance, readable
 from transforms.pii import luhn_valid
+from transforms.records import Record, Word
+from transforms.redact_audio import RedactAudio
+from transforms.voice import ConvertVoice, convert, derive_params
 
 
 def test_generated_values_are_labeled_in_canonical_form():
@@ -37,6 +43,22 @@ def test_generated_values_are_labeled_in_canonical_form():
 ])
 def test_readable(entity, canonical, text, expected):
     assert readable(entity, canonical, text) is expected
+
+
+def test_the_evaluated_audio_is_the_audio_a_run_ships(cfg, speech):
+    audio = speech("call maria gonzalez tomorrow at noon")
+    step = len(audio) / 16000 / 6
+    texts = ["call", "[PERSON]", "[PERSON]", "tomorrow", "at", "noon"]
+    words = [Word(text, (i + 0.1) * step, (i + 0.9) * step, 0.9, "PERSON" if text == "[PERSON]" else None)
+             for i, text in enumerate(texts)]
+    record = Record(key="k", audio_uri="", speaker="s", account=None, voice_seed=b"seed", audio=audio.copy(),
+                    words=words)
+    for stage in (ConvertVoice(cfg["voice"]), RedactAudio(cfg["redaction"])):
+        record, = stage.apply(record)
+    evaluated = shipped_audio(audio, 16000, b"seed", words, cfg)
+    assert np.array_equal(evaluated, record.audio)
+    warped = convert(audio, 16000, derive_params(b"seed", cfg["voice"]), cfg["voice"]["frame_period_ms"])
+    assert not np.allclose(evaluated, warped, atol=1e-3)
 
 
 @pytest.mark.slow
