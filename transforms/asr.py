@@ -34,6 +34,7 @@ from transforms.stage import Stage, log
 
 WHISPER_RATE = 16000
 WHISPER_WINDOW_S = 30.0
+WHISPER_STEP_SAMPLES = 320    # the time step of Whisper's word timestamps (20 ms)
 FEATURE_FRAMES_PER_S = 100
 
 
@@ -281,17 +282,18 @@ def plan_windows(durations: list, languages: list, pack_seconds: float, gap_s: f
     return windows
 
 
-def join_with_gaps(audios: list, gap_samples: int) -> tuple:
-    """One array of the records separated by silence, and each record's (start, length) in samples. A lone
-    record is its own array, not a copy: a long record is transcribed alone, and a copy held it twice."""
+def join_with_gaps(audios: list, gap_samples: int, align: int = 1) -> tuple:
+    """One array of the records separated by silence, and each record's (start, length) in samples, every
+    start a multiple of `align` (a gap is lengthened to it). A lone record is its own array, not a copy: a
+    long record is transcribed alone, and a copy held it twice."""
     if len(audios) == 1:
         return audios[0], [(0, len(audios[0]))]
-    gap = np.zeros(gap_samples, np.float32)
     parts, spans, position = [], [], 0
     for i, audio in enumerate(audios):
         if i:
-            parts.append(gap)
-            position += gap_samples
+            gap = gap_samples + (-(position + gap_samples)) % align
+            parts.append(np.zeros(gap, np.float32))
+            position += gap
         parts.append(audio)
         spans.append((position, len(audio)))
         position += len(audio)
@@ -333,7 +335,9 @@ def transcribe_batch(model, audios: list, asr_cfg: dict, language: str, window_s
     # head of a record by 3 s, leaving it audible after redaction. Decoded in order but laid out backwards,
     # with the clock starting at the end, every clip's first word ends before "the last speech", so no word
     # is cut and each keeps the times its alignment gave.
-    joined, spans = join_with_gaps(audios[::-1], rate)
+    # Each clip starts on Whisper's 20 ms time step, so that its word times fall on the same grid as when it is
+    # transcribed alone: from an arbitrary sample they came out shifted by the start's remainder.
+    joined, spans = join_with_gaps(audios[::-1], rate, align=WHISPER_STEP_SAMPLES)
     clips = [{"start": start / rate, "end": (start + length) / rate} for start, length in spans[::-1]]
     batched = BatchedInferencePipeline(model)
     batched.last_speech_timestamp = len(joined) / rate

@@ -50,6 +50,15 @@ def test_a_lone_record_is_transcribed_from_its_own_array_not_a_copy():
     assert joined is audio and spans == [(0, 2 * SR)]
 
 
+def test_joined_records_can_start_on_whisper_time_steps():
+    audios = [np.ones(1001, np.float32), np.ones(2003, np.float32), np.ones(5, np.float32)]
+    joined, spans = join_with_gaps(audios, SR, align=320)
+    assert [start % 320 for start, _ in spans] == [0, 0, 0]
+    assert all(start - (prev + length) >= SR for (prev, length), (start, _) in zip(spans, spans[1:]))
+    assert [joined[start:start + length].sum() for start, length in spans] == [1001, 2003, 5]
+    assert joined.sum() == 1001 + 2003 + 5
+
+
 def test_words_go_back_to_their_record_with_local_times():
     audios = [np.ones(2 * SR, np.float32), np.ones(3 * SR, np.float32)]
     joined, spans = join_with_gaps(audios, SR)
