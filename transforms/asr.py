@@ -335,8 +335,8 @@ def transcribe_batch(model, audios: list, asr_cfg: dict, language: str, window_s
     # head of a record by 3 s, leaving it audible after redaction. Decoded in order but laid out backwards,
     # with the clock starting at the end, every clip's first word ends before "the last speech", so no word
     # is cut and each keeps the times its alignment gave.
-    # Each clip starts on Whisper's 20 ms time step, so that its word times fall on the same grid as when it is
-    # transcribed alone: from an arbitrary sample they came out shifted by the start's remainder.
+    # Each clip starts on Whisper's 20 ms time step, as a record transcribed alone does: from an arbitrary
+    # sample, a word of a clip once started 22 ms from where the record alone put it.
     joined, spans = join_with_gaps(audios[::-1], rate, align=WHISPER_STEP_SAMPLES)
     clips = [{"start": start / rate, "end": (start + length) / rate} for start, length in spans[::-1]]
     batched = BatchedInferencePipeline(model)

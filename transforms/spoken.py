@@ -59,6 +59,16 @@ def _run_digits(forms: list[tuple[str, str]], start: int, step: int) -> int:
     return count
 
 
+def _misheard_digit(low: str) -> str | None:
+    """The digit a lower-case word stands for when ASR wrote it inside a number: a homophone ("for", "fine")
+    or a unit ordinal ("3rd", "fifth")."""
+    if low in DIGIT_HOMOPHONES:
+        return DIGIT_HOMOPHONES[low]
+    if low in ORDINAL_UNITS:
+        return ORDINAL_UNITS[low][0]
+    return low[0] if re.fullmatch(r"[1-9](?:st|nd|rd|th)", low) else None
+
+
 def _classify(words: list[str]) -> list[tuple[str, str]]:
     """(written form, kind) of each word, before gluing."""
     cores = [_core(w) for w in words]
@@ -116,26 +126,21 @@ def _classify(words: list[str]) -> list[tuple[str, str]]:
                 and sum(ch.isdigit() for ch in core) >= 2:
             out[i] = (re.sub(r"[-.]", "", core).upper(), DIGITS)
     # Homophones count as digits between digits; those that are no common word ("fine", "free") also
-    # next to a run of at least three digits, spreading along a run of them. A unit ordinal between digits is
-    # its digit: ASR writes "thirty" or "five" inside a spoken number as "3rd" or "5th" ("500, 3rd 1, 555, 5th
-    # 1,893" for a phone number).
+    # next to a run of at least three digits, spreading along a run of them. A unit ordinal counts as its digit
+    # between digits: ASR writes "thirty" or "five" inside a spoken number as "3rd" or "5th" ("500, 3rd 1, 555,
+    # 5th 1,893" for a phone number).
     changed = True
     while changed:
         changed = False
         for i, low in enumerate(lowers):
-            ordinal = re.fullmatch(r"([1-9])(?:st|nd|rd|th)", low) or low in ORDINAL_UNITS
-            if ordinal and out[i][1] != DIGITS and 0 < i < len(out) - 1 \
-                    and out[i - 1][1] == DIGITS and out[i + 1][1] == DIGITS:
-                out[i] = (ORDINAL_UNITS.get(low, low)[0], DIGITS)
-                changed = True
-                continue
-            if low not in DIGIT_HOMOPHONES or out[i][1] != WORD:
+            digit = _misheard_digit(low)
+            if digit is None or out[i][1] == DIGITS:
                 continue
             sides = [j for j in (i - 1, i + 1) if 0 <= j < len(out) and out[j][1] == DIGITS]
-            beside_long_run = low not in ("for", "fore", "to", "too") and any(
+            beside_long_run = low in DIGIT_HOMOPHONES and low not in ("for", "fore", "to", "too") and any(
                 _run_digits(out, j, j - i) >= 3 for j in sides)
             if len(sides) == 2 or beside_long_run:
-                out[i] = (DIGIT_HOMOPHONES[low], DIGITS)
+                out[i] = (digit, DIGITS)
                 changed = True
     # "oh" / "o" is zero only next to other digits.
     for i, low in enumerate(lowers):

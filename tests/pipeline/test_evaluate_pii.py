@@ -3,9 +3,8 @@ import random
 import subprocess
 import sys
 
-import pytest
-
 import numpy as np
+import pytest
 
 from pipeline.evaluation.pii import shipped_audio
 from pipeline.pii_set import luhn_complete, make_utterance, readable
