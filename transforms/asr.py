@@ -93,7 +93,7 @@ def install_window_padding() -> None:
 
 
 # faster-whisper computes the log-Mel features of a whole record in one go: for a 10-minute record its STFT
-# held about 390 MB at once (every frame's spectrum, in double and then single precision; README "Long
+# held about 390 MB at once (every frame's spectrum, in double and then single precision; docs/throughput.md, "Long
 # records"). Past FEATURE_CHUNK_FRAMES frames they are computed that many frames at a time, each frame by the
 # library's own STFT and filters, and the record-wide clamp applied once at the end, as the library does.
 FEATURE_CHUNK_FRAMES = 6000     # 60 s of audio
@@ -216,10 +216,10 @@ def without_unsure_tail(words: list, audio: np.ndarray, sample_rate: int, asr_cf
     loudest frame under the word counts).
 
     A window longer than its record lets Whisper go on past the last word with words of its own, written over
-    the silence after the speech ("... by a brook. I'm sure I'm sure I'm", 14 dB and more below the speech
-    level, probability 0.13 or less). A real last word Whisper is unsure of is spoken at the speech's level and
-    stays (README "Throughput"). A tail holding a PII word is kept whole: its span must stay redacted, so this
-    runs after the PII marking and can only take words out of the text and the speech, never out of a
+    the silence after the speech ("... by a brook. I'm sure I'm sure I'm", 14 dB and more below the speech level,
+    probability 0.13 or less). A real last word Whisper is unsure of is spoken at the speech's level and stays
+    (docs/throughput.md, "The unsure tail"). A tail holding a PII word is kept whole: its span must stay redacted,
+    so this runs after the PII marking and can only take words out of the text and the speech, never out of a
     redaction. unsure_tail_s 0 keeps every word.
     """
     tail_s = asr_cfg["unsure_tail_s"]

@@ -96,7 +96,7 @@ def frame_levels_db(audio: np.ndarray, sample_rate: int, frame_s: float = 0.025,
     """Power in dB of each `frame_s` frame of `audio`, every `hop_s` (frame i starts at i * hop_s).
 
     Taken LEVEL_BLOCK_FRAMES frames at a time: a running sum of squares in float64 over a whole long record held
-    four times the record's size at once, the peak of a 20-minute record's voice conversion (README "Long
+    four times the record's size at once, the peak of a 20-minute record's voice conversion (docs/throughput.md, "Long
     records")."""
     hop, frame = max(1, int(hop_s * sample_rate)), max(1, int(frame_s * sample_rate))
     count = max(1, (len(audio) - frame) // hop + 1)
@@ -115,7 +115,7 @@ def parts_at_quiet(audio: np.ndarray, sample_rate: int, max_s: float, words: lis
     """Sample ranges (start, end) that cut `audio` into parts of at most `max_s` (0 = one part).
 
     The voice conversion takes long records part by part: converted whole, a record's memory and time grow
-    with its length, faster than linearly for Festival (README, "Long records"). Each cut lies in the second
+    with its length, faster than linearly for Festival (docs/throughput.md, "Long records"). Each cut lies in the second
     half of its part, at its quietest 25 ms that no word's span covers, so that every word stays whole in one
     part; where words cover all of it (half a part without a gap in their times), or none are given, the
     quietest moment is taken.

@@ -10,10 +10,10 @@ segment; its own call into the engine (HTS_Synthesize, which ran the vocoder) is
 nothing, and the engine's parameter generation runs in this process instead. Nothing of what Festival prints is
 logged: its error messages can quote the text it was given.
 
-The HTS voice is given American English flapping, which its lexicon lacks: a /t/ after a vowel or /r/ and
-before an unstressed vowel of the same word is spoken as a flap ("matter", "sitting", "waiting"). As Festival
-had them, Whisper heard "matcher", "searching", "waging" (README, "Flapping"). Words its lexicon lacks are read
-as an inflection or a compound of words it has, where they are one, before its letter-to-sound rules are asked.
+The HTS voice is given American English flapping, which its lexicon lacks: a /t/ after a vowel or /r/ and before an
+unstressed vowel of the same word is spoken as a flap ("matter", "sitting", "waiting"). As Festival had them,
+Whisper heard "matcher", "searching", "waging" (docs/voice-conversion.md, "Flapping"). Words its lexicon lacks are
+read as an inflection or a compound of words it has, where they are one, before its letter-to-sound rules are asked.
 """
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ _READING = """
 
 # A post-lexical rule run after the voice's own: /t/ after a vowel or /r/, before an unstressed vowel that is
 # not the first of its word, becomes the flap "dx" (a phone of the voice's phone set). /d/ is left alone: flapped
-# too, Whisper heard "ladder" as "lander" and "steady" as "stendy" on held-out speech (README).
+# too, Whisper heard "ladder" as "lander" and "steady" as "stendy" on held-out speech (docs/voice-conversion.md).
 _FLAP = """
 (define (deid_flap utt)
   (mapcar
@@ -77,10 +77,10 @@ _FLAP = """
 
 
 # Words the lexicon lacks: Festival's letter-to-sound rules read "globes" as "globs" and "backstay" as "backst"
-# (README, "Words the lexicon lacks"). Before them, an inflection of a word it has (-s, -es, -ies, -ed, -ied,
-# -ing, -ly; a doubled or dropped final letter of the stem allowed) is read as that word with the ending's
-# regular sound, and a lower-case word of 8 letters or more that splits into two it has (each of 4 letters or
-# more, the second starting with a consonant and maybe inflected) as the two; the most even split wins.
+# (docs/voice-conversion.md, "Words the lexicon lacks"). Before them, an inflection of a word it has (-s, -es, -ies,
+# -ed, -ied, -ing, -ly; a doubled or dropped final letter of the stem allowed) is read as that word with the
+# ending's regular sound, and a lower-case word of 8 letters or more that splits into two it has (each of 4 letters
+# or more, the second starting with a consonant and maybe inflected) as the two; the most even split wins.
 # Capitalised words are names more often than compounds, and stay with the rules.
 _MORPHOLOGY = """
 (define (deid_head s n) (substring s 0 (- (string-length s) n)))

@@ -6,7 +6,7 @@ Festival used to render its HTS voice itself: an MLSA filter run on every sample
 quarters of Festival's time, whose wave the pipeline then resampled to 16 kHz and analysed again with WORLD (DIO
 for f0, CheapTrick for the envelope) before resynthesising it. The model's own trajectories are what that analysis
 estimated; taken directly they cost a fraction, and the envelope and the voicing are the model's rather than an
-estimate of them (README, "The HTS voice's own parameters").
+estimate of them (docs/voice-conversion.md, "The HTS voice's own parameters").
 """
 from __future__ import annotations
 

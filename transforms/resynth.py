@@ -1,11 +1,11 @@
 """Transcript-driven resynthesis: the utterance is spoken again by a synthetic voice in the source's own
 phrase timing, at the pseudo-speaker's pitch, through WORLD.
 
-The signal-processing conversion (transforms.voice.convert) keeps the source's spectral envelope and only
-moves it; every variant of it measured left a verifier 15-22 % EER (README). Here nothing of the source's
-envelope, aperiodicity or voice quality reaches the output: the envelope is the synthetic voice's (Festival's
-HTS voice or one of Flite's, transforms.synth_voices; the whole utterance read at once), each phrase of it
-stretched onto the source phrase's span in Whisper's word times, its level following the source phrase by
+The signal-processing conversion (transforms.voice.convert) keeps the source's spectral envelope and only moves it;
+every variant of it measured left a verifier 15-22 % EER (docs/voice-conversion.md). Here nothing of the source's
+envelope, aperiodicity or voice quality reaches the output: the envelope is the synthetic voice's (Festival's HTS
+voice or one of Flite's, transforms.synth_voices; the whole utterance read at once), each phrase of it stretched
+onto the source phrase's span in Whisper's word times, its level following the source phrase by
 phrase, then warped by a small keyed factor; the pitch is the synthetic voice's own intonation normalised to
 the pseudo-speaker's median and spread (transforms.voice.map_f0). Carrying the source's intonation over
 instead cost 3 points of word error rate (11.4 against 14.5 % on 48 clips): it does not fit the synthetic
@@ -36,7 +36,7 @@ PHRASE_GAP_S = 0.1           # a pause at least this long in the source's word t
 # DIO's tolerance for the spread of its f0 candidates before it calls a frame unvoiced (its default 0.1), for
 # the readings of Flite's voices, which are analysed. At 0.1 it left a third of the HTS voice's frames unvoiced
 # where harvest found a fifth, when that voice's wave was analysed too: voiced consonants and vowel edges came
-# out as noise, which Whisper misheard (README, "Voicing of the synthetic reading").
+# out as noise, which Whisper misheard (docs/voice-conversion.md, "Voicing of the synthetic reading").
 VOICING_TOLERANCE = 0.3
 
 
@@ -115,8 +115,8 @@ def phrases(kept: list, tts_spans: list, gap_s: float = PHRASE_GAP_S) -> list:
 def frame_times(runs: list, frames: int, frame_s: float) -> tuple:
     """For each output frame, the time in the synthetic reading it takes (seconds, -1 = silence) and the phrase
     it belongs to. The times fall between the reading's own frames, where the envelope is analysed afresh:
-    taking the nearest frame instead repeated some and skipped others, a plosive's burst among them (README,
-    "Stretching a phrase")."""
+    taking the nearest frame instead repeated some and skipped others, a plosive's burst among them
+    (docs/voice-conversion.md, "Stretching a phrase")."""
     times = np.full(frames, -1.0)
     owner = np.full(frames, -1, dtype=np.int64)
     for i, (start, end, tts_start, tts_end) in enumerate(runs):

@@ -21,8 +21,8 @@ keys on and keeping the words:
   verifier keys on lies there, little of what Whisper needs).
 Below high_band_hz the envelope keeps its fine detail and long-term tilt:
 cepstral smoothing and a tilt replaced over the whole band were measured to cost
-words without hiding the speaker better (README, "Voice conversion and privacy
-figures").
+words without hiding the speaker better (docs/voice-conversion.md, "How the warp
+method's settings were chosen").
 """
 from __future__ import annotations
 
@@ -245,7 +245,7 @@ def anonymize(audio: np.ndarray, sample_rate: int, seed: bytes, voice_cfg: dict,
               out: np.ndarray | None = None) -> np.ndarray:
     """The pipeline's conversion of one utterance: the pseudo-voice of `seed`, applied. Method `resynthesize`
     speaks `words` (the transcript's, with times) again; `warp` converts the source's own voice. A record
-    longer than voice.segment_s is converted part by part, cut at quiet moments between words (README, "Long
+    longer than voice.segment_s is converted part by part, cut at quiet moments between words (docs/throughput.md, "Long
     records"), every part with the same voice, and written into `out` (float32, the length of `audio`) when
     given, which may be `audio` itself: a part is read before it is written, so the pipeline converts a long
     record without a second copy of it. A record of one part comes back as a new array."""

@@ -33,8 +33,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="picks the first pair of secrets (run's, attacker's)")
     parser.add_argument("--secrets", type=int, default=10,
                         help="pairs of secrets measured, their scores pooled: with few trial speakers one pair "
-                             "draws few pseudo-voices, and its EER moves by tens of points with the draw (README, "
-                             "\"How sure these figures are\")")
+                             "draws few pseudo-voices, and its EER moves by tens of points with the draw "
+                             "(docs/voice-conversion.md, \"How sure these figures are\")")
     parser.add_argument("--json", metavar="OUT", help="also write the figures to this JSON file")
 
 

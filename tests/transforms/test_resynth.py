@@ -94,7 +94,7 @@ def test_the_synthetic_readings_voiced_frames_are_found(voice):
     """Harvest, slow but careful about voicing, is the yardstick: DIO at its defaults called many voiced frames
     of the readings unvoiced (they were synthesised as noise); within the voice's range and tolerance it finds
     about as many as harvest does and agrees with it on more frames (on the trial sets' sentences, when the HTS
-    voice's wave was analysed too: 0.88 of its frames against 0.84, README)."""
+    voice's wave was analysed too: 0.88 of its frames against 0.84, docs/voice-conversion.md)."""
     import pyworld as pw
 
     from transforms.audio_io import resample
