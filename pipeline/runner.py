@@ -9,7 +9,8 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import (DirectOptions, GoogleCloudOptions, PipelineOptions,
-                                                  StandardOptions, TestOptions)
+                                                  PortableOptions, StandardOptions, TestOptions,
+                                                  WorkerOptions)
 
 from pipeline import config as config_module
 from pipeline.graph import RunSpec, build, is_manifest
@@ -52,6 +53,18 @@ def guard_output(output: str, overwrite: bool) -> None:
                               "choose another folder or pass --overwrite")
     if present:
         FileSystems.delete([f"{output.rstrip('/')}/{name}" for name in present])
+
+
+def check_remote_voices(voice_cfg: dict, options: PipelineOptions) -> None:
+    """The default conversion speaks with Festival or Flite, Debian packages that pip cannot put on a remote
+    worker: without the worker image every record would reach the quarantine, so such a job is refused here."""
+    workers = options.view_as(WorkerOptions)
+    image = (workers.sdk_container_image or workers.worker_harness_container_image
+             or options.view_as(PortableOptions).environment_config)
+    if speaks_transcript(voice_cfg) and not image:
+        raise config_module.ConfigError(
+            "voice.method resynthesize needs Festival or Flite (Debian packages) on the workers: run them on the "
+            "worker image (--sdk_container_image, built from the Dockerfile) or set voice.method: warp")
 
 
 def check_input(path: str) -> None:
@@ -124,7 +137,9 @@ def run_job(input_path: str, output: str, cfg: dict, secret, secret_source: str,
     options, workers = beam_options(beam_args)
     guard_output(output, overwrite)
     runner = options.view_as(StandardOptions).runner
-    if speaks_transcript(cfg["voice"]) and not is_remote_runner(runner):
+    if is_remote_runner(runner):
+        check_remote_voices(cfg["voice"], options)
+    elif speaks_transcript(cfg["voice"]):
         from transforms.synth_voices import check
 
         check(cfg["voice"]["tts_voices"])

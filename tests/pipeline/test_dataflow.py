@@ -126,6 +126,7 @@ def test_options_file_reaches_the_job_and_the_command_line_wins(translated):
     workers = translated.options.view_as(WorkerOptions)
     assert (workers.machine_type, workers.num_workers, workers.max_num_workers) == ("n2-standard-4", 2, 10)
     assert translated.options.view_as(SetupOptions).setup_file == "./setup.py"
+    assert workers.sdk_container_image == "REGION-docker.pkg.dev/PROJECT/REPO/deid-speech:0.1.0"
     cloud = translated.options.view_as(GoogleCloudOptions)
     assert cloud.project == "deid-test-project" and cloud.temp_location.startswith("gs://deid-test-bucket/tmp/")
 
@@ -164,10 +165,32 @@ def test_run_command_translates_for_dataflow_without_running(tmp_path, capsys, m
     assert not output.exists() or not any(output.iterdir())  # translated only: nothing ran, nothing written
 
 
+def test_remote_job_without_the_worker_image_is_refused_before_anything_is_built(tmp_path, capsys, monkeypatch):
+    """Festival cannot reach a worker through pip: with the default method and no image every record would be
+    quarantined, so the run stops at once with one line; the warp method needs no image."""
+    needs_dataflow_runner()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    from pipeline.cli import main
+
+    manifest = tmp_path / "manifest.jsonl"
+    manifest.write_text(json.dumps({"id": "u1", "audio": "u1.wav", "speaker_id": "s1"}) + "\n")
+    flags = [f for f in beam_options.load_file(str(ROOT / "configs/dataflow.yaml"))
+             if not f.startswith("--sdk_container_image=")]
+    monkeypatch.chdir(ROOT)
+    command = ["run", "--input", str(manifest), "--secret-uri", SECRET_URI, *flags, *OFFLINE]
+    assert main([*command, "--output", str(tmp_path / "refused")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--sdk_container_image" in err[0] and "voice.method" in err[0]
+    warp = tmp_path / "warp.yaml"
+    warp.write_text("voice:\n  method: warp\n")
+    assert main([*command, "--output", str(tmp_path / "warp"), "--config", str(warp)]) == 0, capsys.readouterr().err
+
+
 def test_options_file_becomes_beam_flags_and_stays_out_of_the_pipeline_config():
     flags = beam_options.load_file(str(ROOT / "configs/dataflow.yaml"))
     for expected in ("--runner=DataflowRunner", "--region=us-central1", "--setup_file=./setup.py",
-                     "--machine_type=n2-standard-4"):
+                     "--machine_type=n2-standard-4",
+                     "--sdk_container_image=REGION-docker.pkg.dev/PROJECT/REPO/deid-speech:0.1.0"):
         assert expected in flags
     assert any(f.startswith("--temp_location=gs://") for f in flags)
     assert any(f.startswith("--staging_location=gs://") for f in flags)
