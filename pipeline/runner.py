@@ -137,14 +137,14 @@ def run_job(input_path: str, output: str, cfg: dict, secret, secret_source: str,
     options, workers = beam_options(beam_args)
     guard_output(output, overwrite)
     runner = options.view_as(StandardOptions).runner
+    if is_remote_runner(runner) and isinstance(secret, InlineSecret):
+        raise SecretError(f"runner {runner} would carry the secret inside its job graph; use --secret-uri")
     if is_remote_runner(runner):
         check_remote_voices(cfg["voice"], options)
     elif speaks_transcript(cfg["voice"]):
         from transforms.synth_voices import check
 
         check(cfg["voice"]["tts_voices"])
-    if is_remote_runner(runner) and isinstance(secret, InlineSecret):
-        raise SecretError(f"runner {runner} would carry the secret inside its job graph; use --secret-uri")
     spec = RunSpec(input_path, output, cfg, secret, workers, run_info(cfg, secret_source, runner))
     log.info("run: input %s -> output %s, runner %s, %d local worker(s)", input_path, output, runner, workers)
     started = time.perf_counter()

@@ -216,7 +216,10 @@ def test_language_is_detected_when_not_given(whisper, speech, cfg):
     assert transcript.language == "en"
 
 
-PACKED = [("Please turn on the kitchen lights at seven.", "en-us+m3", {"kitchen", "lights"}),
+# The words each record must get back. "lights" is not among them: in a 10 s window Whisper base hears it as
+# "light" on some CPUs (an AMD EPYC without AVX-512) and as "lights" on others; these tests are about which
+# record words reach, not about one inflection.
+PACKED = [("Please turn on the kitchen lights at seven.", "en-us+m3", {"kitchen", "turn"}),
           ("Call my sister on her mobile phone.", "en-us+f3", {"sister", "mobile"}),
           ("What is the weather like in Toronto tomorrow?", "en-gb+m1", {"weather", "toronto"})]
 
@@ -371,7 +374,11 @@ def test_features_of_a_long_record_are_the_librarys_computed_a_chunk_at_a_time()
     rng = np.random.default_rng(3)
     audio = (0.2 * np.sin(2 * np.pi * 220 * t) * (t % 3 < 2) + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
     library = features.library_call(extractor, audio)
-    assert np.array_equal(extractor(audio), library)
-    assert np.array_equal(chunked_log_mel(extractor, audio, chunk_frames=700), library)
+    # numpy's FFT can round a frame one float32 step differently by where the frame lies in the batch it is
+    # given (seen on an AMD EPYC without AVX-512: 1.2e-7 in a quarter of the frames; bit-equal elsewhere), so
+    # the chunks are held to two rounding steps; a wrong clamp, padding or frame offset moves values by far more.
+    rounding = 2 * np.finfo(np.float32).eps * np.abs(library).max()
+    np.testing.assert_allclose(extractor(audio), library, rtol=0, atol=rounding)
+    np.testing.assert_allclose(chunked_log_mel(extractor, audio, chunk_frames=700), library, rtol=0, atol=rounding)
     short = audio[:10 * SR]
     assert np.array_equal(extractor(short), features.library_call(extractor, short))
