@@ -19,6 +19,7 @@ import soundfile as sf
 
 from pipeline import config
 from pipeline.pii_set import readable, value_tokens
+from pipeline.report import machine_description, machine_line
 from transforms.asr import (WHISPER_RATE, load_whisper, pack_boundaries, pack_index, plain_whisper, transcribe,
                             transcribe_pack, without_unsure_tail)
 from transforms.identity import Keyring
@@ -196,6 +197,8 @@ def main(args, extra) -> int:
         print(f"error: {e}")
         return 2
     figures = evaluate(labels, args.set, cfg, args.language)
+    figures["machine"] = machine_description()
+    print(machine_line(figures["machine"]))
     print(f"{'entity':16} {'values':>6} {'recall':>7} {'precis.':>7} {'text':>7} {'audio':>7} {'asr-miss':>8}")
     for entity, e in figures["entities"].items():
         print(f"{entity:16} {e['values']:6d} {_fmt(e['recall']):>7} {_fmt(e['precision']):>7} "

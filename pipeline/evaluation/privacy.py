@@ -8,6 +8,7 @@ import sys
 
 from pipeline import config
 from pipeline.privacy_eval.metrics import interval_text
+from pipeline.report import machine_description, machine_line
 
 HELP = ("equal error rates of a speaker-verification attacker (ignorant, lazy-informed, semi-informed-lite) "
         "on speech anonymized by the pipeline's conversion, word error rate and pitch correlation")
@@ -47,6 +48,8 @@ def report_lines(result: dict) -> list[str]:
              f"({result['trial_audio_s']:.0f} s), {result['enrollment_clips_per_speaker']} enrollment clips each, "
              f"pool {result['pool_speakers']} speakers / {result['pool_halves']} halves",
              f"original speech EER           {_percent(result['original']['eer'])}"]
+    if "machine" in result:
+        lines.insert(0, machine_line(result["machine"]))
     for mode, f in result["modes"].items():
         lines.append(f"mode {mode} ({result['secrets']} pairs of secrets, scores pooled; per pair in brackets; "
                      f"95 % interval over resampled pairs and trial clips in parentheses):")
@@ -92,6 +95,7 @@ def main(args, extra) -> int:
     except (AttackerUnavailable, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    result["machine"] = machine_description()
     for line in report_lines(result):
         print(line)
     if args.json:

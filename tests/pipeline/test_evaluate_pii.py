@@ -74,6 +74,7 @@ def test_evaluate_pii_on_a_small_generated_set(tmp_path):
     assert figures["utterances"] == 4 and figures["values"] == sum(len(x["values"]) for x in labels)
     assert figures["readable_in_shipped_text"] <= 0.25
     assert figures["non_pii_words_kept"] >= 0.9
+    assert figures["machine"]["cpu"] and result.stdout.startswith("machine: ")
     for label in labels:      # no value of the set is printed
         for value in label["values"]:
             assert value["spoken"] not in result.stdout

@@ -219,6 +219,8 @@ def test_privacy_command_reports_every_figure_with_the_campp_attacker(tmp_path, 
             low, high = f[key + "_ci95"]
             assert 0.0 <= low <= f[key] <= high
     assert "EER lazy-informed" in result.stdout and "WER vs the words spoken" in result.stdout
+    assert figures["machine"]["cpus"] >= 1 and "ctranslate2" in figures["machine"]["packages"]
+    assert result.stdout.startswith("machine: ")     # a WER figure is the machine's as much as the conversion's
     for text in (result.stdout, result.stderr, out.read_text()):
         assert "en_us_m3" not in text and "flite_slt" not in text  # no speaker (folder) name leaks
 

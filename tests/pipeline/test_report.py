@@ -39,3 +39,14 @@ def test_report_accounting():
     assert ok["hours_out"] == round(9.0 / 3600, 6) and ok["runner"] == "x"
     lost = build_report({"inputs": 6, "opted_out": 1}, manifest, quarantine, {})
     assert not lost["accounting_ok"]
+
+
+def test_machine_description_names_the_cpu_and_the_asr_packages():
+    from pipeline.report import machine_description, machine_line
+
+    machine = machine_description()
+    assert machine["cpu"] and machine["cpus"] >= 1
+    assert {"faster-whisper", "ctranslate2"} <= set(machine["packages"])
+    line = machine_line(machine)
+    assert line.startswith(f"machine: {machine['cpu']}, {machine['cpus']} CPUs")
+    assert f"ctranslate2 {machine['packages']['ctranslate2']}" in line
