@@ -137,9 +137,10 @@ def run_job(input_path: str, output: str, cfg: dict, secret, secret_source: str,
     options, workers = beam_options(beam_args)
     guard_output(output, overwrite)
     runner = options.view_as(StandardOptions).runner
-    if is_remote_runner(runner) and isinstance(secret, InlineSecret):
+    remote = is_remote_runner(runner)
+    if remote and isinstance(secret, InlineSecret):
         raise SecretError(f"runner {runner} would carry the secret inside its job graph; use --secret-uri")
-    if is_remote_runner(runner):
+    if remote:
         check_remote_voices(cfg["voice"], options)
     elif speaks_transcript(cfg["voice"]):
         from transforms.synth_voices import check

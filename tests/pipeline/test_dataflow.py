@@ -36,6 +36,13 @@ def needs_dataflow_runner():
                         reason="the Dataflow runner needs the gcp extra: pip install '.[gcp]'")
 
 
+def one_record_manifest(folder: Path) -> Path:
+    """A manifest naming one record: a dry run translates the graph and never reads it."""
+    manifest = folder / "manifest.jsonl"
+    manifest.write_text(json.dumps({"id": "u1", "audio": "u1.wav", "speaker_id": "s1"}) + "\n")
+    return manifest
+
+
 @pytest.fixture(scope="module")
 def translated(tmp_path_factory):
     """The whole pipeline, built as `run --beam-options configs/dataflow.yaml` would, translated in a dry run."""
@@ -46,9 +53,7 @@ def translated(tmp_path_factory):
     from pipeline.graph import RunSpec, build
     from pipeline.secrets import secret_source
 
-    inputs = tmp_path_factory.mktemp("dataflow-input")
-    manifest = inputs / "manifest.jsonl"
-    manifest.write_text(json.dumps({"id": "u1", "audio": "u1.wav", "speaker_id": "s1"}) + "\n")
+    manifest = one_record_manifest(tmp_path_factory.mktemp("dataflow-input"))
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(ROOT)  # the options file names ./setup.py, as a user runs it from the repository root
         patch.setattr(tempfile, "tempdir", str(tmp_path_factory.mktemp("staging")))  # where Beam stages the package
@@ -155,8 +160,7 @@ def test_run_command_translates_for_dataflow_without_running(tmp_path, capsys, m
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where Beam stages the package
     from pipeline.cli import main
 
-    manifest = tmp_path / "manifest.jsonl"
-    manifest.write_text(json.dumps({"id": "u1", "audio": "u1.wav", "speaker_id": "s1"}) + "\n")
+    manifest = one_record_manifest(tmp_path)
     output = tmp_path / "out"
     monkeypatch.chdir(ROOT)
     code = main(["run", "--beam-options", "configs/dataflow.yaml", "--input", str(manifest),
@@ -172,8 +176,7 @@ def test_remote_job_without_the_worker_image_is_refused_before_anything_is_built
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     from pipeline.cli import main
 
-    manifest = tmp_path / "manifest.jsonl"
-    manifest.write_text(json.dumps({"id": "u1", "audio": "u1.wav", "speaker_id": "s1"}) + "\n")
+    manifest = one_record_manifest(tmp_path)
     flags = [f for f in beam_options.load_file(str(ROOT / "configs/dataflow.yaml"))
              if not f.startswith("--sdk_container_image=")]
     monkeypatch.chdir(ROOT)
