@@ -17,6 +17,7 @@ import time
 import numpy as np
 import soundfile as sf
 
+from pipeline.report import machine_description, machine_line
 from pipeline.tts import ESPEAK_VOICES, FLITE_VOICES, synthesize
 
 SENTENCES = [
@@ -180,7 +181,7 @@ def run_benchmark(minutes: float, input_dir: str | None, workers: list[int], cfg
         else:
             manifest, _ = make_speech(os.path.join(tmp, "speech"), minutes, one_record=one_record)
         secret = "bench-secret-" + os.urandom(16).hex()
-        results = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        results = {"machine": {**machine_description(), "python": sys.version.split()[0]},
                    "naive": naive_loop(manifest, cfg["asr"]), "pipeline": []}
         for n in workers:
             results["pipeline"].append(pipeline_run(manifest, os.path.join(tmp, f"out-{n}"), n, config_path, secret))
@@ -196,7 +197,7 @@ def run_benchmark(minutes: float, input_dir: str | None, workers: list[int], cfg
 
 def format_results(results: dict) -> str:
     naive = results["naive"]
-    lines = [f"audio: {naive['audio_seconds']:.0f} s, machine: {results['machine']['cpus']} CPUs",
+    lines = [machine_line(results["machine"]), f"audio: {naive['audio_seconds']:.0f} s",
              f"naive faster-whisper loop: {naive['speed']:.2f} audio s / wall s "
              f"(peak RSS {naive['peak_rss_mb']['loop']:.0f} MB)"]
     for run in results["pipeline"]:

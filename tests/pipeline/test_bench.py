@@ -16,12 +16,14 @@ def test_a_run_without_a_working_window_has_no_phases():
     assert phases(1000.0, 80.0, None, 600.0) is None
 
 
-def test_the_printed_results_name_each_phase():
+def test_the_printed_results_name_the_machine_and_each_phase():
     run = {"workers": 2, "speed": 7.5, "wall_seconds": 80.0, "shipped": 3, "peak_rss_mb": {"1": 900.0},
            "phases": phases(1000.0, 80.0, [1009.0, 1069.0], 600.0), "stage_seconds_per_audio_second": {"asr": 0.1}}
-    results = {"machine": {"cpus": 2}, "naive": {"audio_seconds": 600.0, "speed": 6.0, "peak_rss_mb": {"loop": 600}},
+    machine = {"cpu": "Test CPU", "cpus": 2, "instruction_sets": ["avx2"], "packages": {"ctranslate2": "4.8.5"}}
+    results = {"machine": machine, "naive": {"audio_seconds": 600.0, "speed": 6.0, "peak_rss_mb": {"loop": 600}},
                "pipeline": [run], "ratios": {"pipeline_2w_over_naive": 1.25}}
     text = format_results(results)
+    assert text.splitlines()[0] == "machine: Test CPU, 2 CPUs, avx2; ctranslate2 4.8.5"
     assert "start-up 9.0 s, work 60.0 s (10.00 audio s / wall s), shutdown 11.0 s" in text
 
 
