@@ -50,6 +50,11 @@ def report_lines(result: dict) -> list[str]:
              f"original speech EER           {_percent(result['original']['eer'])}"]
     if "machine" in result:
         lines.insert(0, machine_line(result["machine"]))
+    if "transcript_vs_listener" in result:
+        t = result["transcript_vs_listener"]
+        lines.append(f"pipeline's transcript vs the listener's reading of the originals: {_percent(t['wer']).strip()}"
+                     f"{interval_text(t, 'wer')}, normalised {_percent(t['wer_normalised']).strip()}"
+                     f"{interval_text(t, 'wer_normalised')}; {t['clips_differing']} of {t['clips']} clips differ")
     for mode, f in result["modes"].items():
         lines.append(f"mode {mode} ({result['secrets']} pairs of secrets, scores pooled; per pair in brackets; "
                      f"95 % interval over resampled pairs and trial clips in parentheses):")

@@ -220,6 +220,8 @@ def evaluate(options: Options, attacker) -> dict:
             # Whisper's two readings of the original (the pipeline's windows and its own) differ.
             references["wer_vs_spoken_transcript"] = [" ".join(w.text for w in material.trial_words[i])
                                                       for i in wer_indices]
+            result["transcript_vs_listener"] = transcript_divergence(references["wer_vs_original_transcript"],
+                                                                     references["wer_vs_spoken_transcript"])
     for mode in options.modes:
         runs = [_one_secret(options, seed, mode, material, embed)
                 for seed in range(options.seed, options.seed + options.secrets)]
@@ -295,6 +297,21 @@ def _folders_with_impostors(trial_speakers: list) -> bool:
     speakers = set(trial_speakers)
     folders = {folder_of(s) for s in speakers}
     return len(folders) > 1 and any(sum(folder_of(s) == f for s in speakers) > 1 for f in folders)
+
+
+def transcript_divergence(listener_reading: list, pipeline_reading: list) -> dict:
+    """The pipeline's transcript of the original trial clips scored against the listener's reading of them (its
+    encoder windows against Whisper's own 30 s): the part of the WER against the original that is there before
+    any voice speaks. It differs by CPU (README, "The word error rate depends on the machine"), so every run
+    measures it."""
+    figures = {"clips": len(listener_reading)}
+    for key, normalised in (("wer", False), ("wer_normalised", True)):
+        errors, words = word_error_counts(listener_reading, pipeline_reading, normalised)
+        figures[key] = error_rate(errors, words)
+        figures[f"{key}_ci95"] = bootstrap_interval(lambda clips: error_rate(errors, words, clips), len(errors))
+        if not normalised:
+            figures["clips_differing"] = int((errors > 0).sum())
+    return figures
 
 
 def _word_reader(options: Options, whisper):

@@ -36,6 +36,19 @@ def test_word_error_counts_are_per_pair_and_sum_to_the_corpus_rate():
     assert word_error_rate(["turn on the lights", "a b"], ["turn off lights please", "a b"]) == pytest.approx(3 / 6)
 
 
+def test_transcript_divergence_counts_the_pipelines_reading_against_the_listeners():
+    from pipeline.privacy_eval.protocol import transcript_divergence
+
+    listener = ["We're going to the colour show.", "turn on the lights", "a b c d"]
+    pipeline = ["We are going to the color show.", "Turn on the lights.", "a b c"]
+    figures = transcript_divergence(listener, pipeline)
+    assert figures["clips"] == 3 and figures["clips_differing"] == 2
+    assert figures["wer"] == pytest.approx(4 / 14)                 # "we're" -> "we are", "colour", "d" dropped
+    assert figures["wer_normalised"] == pytest.approx(1 / 15)      # the spellings agree once normalised
+    low, high = figures["wer_ci95"]
+    assert 0.0 <= low <= figures["wer"] <= high
+
+
 def test_bootstrap_interval_is_seeded_and_as_wide_as_the_sampling_error():
     hits = (np.arange(400) % 10 < 3).astype(float)      # a rate of 0.3 over 400 items
 
@@ -219,6 +232,12 @@ def test_privacy_command_reports_every_figure_with_the_campp_attacker(tmp_path, 
             low, high = f[key + "_ci95"]
             assert 0.0 <= low <= f[key] <= high
     assert "EER lazy-informed" in result.stdout and "WER vs the words spoken" in result.stdout
+    divergence = figures["transcript_vs_listener"]
+    assert divergence["clips"] == 2 and 0 <= divergence["clips_differing"] <= 2
+    for key in ("wer", "wer_normalised"):
+        low, high = divergence[key + "_ci95"]
+        assert 0.0 <= low <= divergence[key] <= high
+    assert "pipeline's transcript vs the listener's reading of the originals" in result.stdout
     assert figures["machine"]["cpus"] >= 1 and "ctranslate2" in figures["machine"]["packages"]
     assert result.stdout.startswith("machine: ")     # a WER figure is the machine's as much as the conversion's
     for text in (result.stdout, result.stderr, out.read_text()):
