@@ -3,6 +3,7 @@ from pipeline.card import _privacy_section
 
 def test_privacy_section_shows_every_modes_figures_and_what_they_were_measured_on():
     figures = {"attacker": "campp", "speakers": 8, "secrets": 3, "original": {"eer": 0.006},
+               "machine": {"cpu": "Test CPU", "cpus": 2, "instruction_sets": [], "packages": {"ctranslate2": "4.8.5"}},
                "modes": {"speaker": {"eer_ignorant": 0.173, "eer_lazy_informed": 0.325, "eer_semi_informed_lite": 0.19,
                                      "eer_ignorant_per_secret": [0.2, 0.1, 0.22], "eer_ignorant_ci95": [0.151, 0.2],
                                      "wer_vs_original_transcript": 0.04,
@@ -24,6 +25,7 @@ def test_privacy_section_shows_every_modes_figures_and_what_they_were_measured_o
     assert "| conversion speed, one core | 32x real time | 33x real time |" in section
     assert "0.6 % on the original speech" in section
     assert "| attacker | campp |" in section and "| secrets | 3 |" in section
+    assert "| machine | Test CPU, 2 CPUs, no AVX2; ctranslate2 4.8.5 |" in section
     assert "No privacy evaluation" in _privacy_section(None)
 
 
