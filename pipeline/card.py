@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from pipeline.privacy_eval.metrics import interval_text
-from pipeline.report import machine_line
+from pipeline.report import machine_summary
 from transforms.synth_voices import describe
 from transforms.voice import speaks_transcript
 
@@ -52,7 +52,7 @@ def _privacy_section(privacy: dict | None) -> str:
     original = _figure(privacy.get("original", {}).get("eer"), "percent")
     setup = [[k, v] for k, v in sorted(privacy.items()) if isinstance(v, (int, float, str))]
     if "machine" in privacy:    # a WER figure holds for the CPU it was measured on
-        setup.append(["machine", machine_line(privacy["machine"]).removeprefix("machine: ")])
+        setup.append(["machine", machine_summary(privacy["machine"])])
     return (f"From `python -m pipeline evaluate privacy` (EER: 50 % is chance; {original} on the original "
             f"speech; in parentheses, where the evaluation gave one, the 95 % interval over resampled pairs of "
             f"secrets and trial clips):\n\n{_table(['figure'] + [f'mode {m}' for m in modes], rows)}\n\n"

@@ -59,7 +59,7 @@ def package_versions() -> dict:
 
 
 def machine_description() -> dict:
-    """The CPU and packages an evaluation ran on. Whisper's int8 kernels are chosen by the CPU, and the same
+    """The CPU and packages an evaluation or a benchmark ran on. Whisper's int8 kernels are chosen by the CPU, and the same
     privacy evaluation read 0.6 points of word error rate apart on two machines (README, "The word error rate
     depends on the machine"): a figure is only comparable with one from the same machine."""
     cpu, flags = platform.processor() or platform.machine(), set()
@@ -78,11 +78,16 @@ def machine_description() -> dict:
     return {"cpu": cpu, "cpus": os.cpu_count(), "instruction_sets": instruction_sets, "packages": package_versions()}
 
 
-def machine_line(machine: dict) -> str:
+def machine_summary(machine: dict) -> str:
+    """CPU, CPU count, instruction sets and the ASR packages, in one phrase."""
     packages = ", ".join(f"{name} {version}" for name, version in machine["packages"].items()
                          if name in ("ctranslate2", "faster-whisper"))
     isa = "/".join(machine["instruction_sets"]) or "no AVX2"
-    return f"machine: {machine['cpu']}, {machine['cpus']} CPUs, {isa}; {packages}"
+    return f"{machine['cpu']}, {machine['cpus']} CPUs, {isa}; {packages}"
+
+
+def machine_line(machine: dict) -> str:
+    return f"machine: {machine_summary(machine)}"
 
 
 def primary_rows(files: list[dict]) -> list[dict]:

@@ -138,9 +138,9 @@ def run_job(input_path: str, output: str, cfg: dict, secret, secret_source: str,
     guard_output(output, overwrite)
     runner = options.view_as(StandardOptions).runner
     remote = is_remote_runner(runner)
-    if remote and isinstance(secret, InlineSecret):
-        raise SecretError(f"runner {runner} would carry the secret inside its job graph; use --secret-uri")
     if remote:
+        if isinstance(secret, InlineSecret):
+            raise SecretError(f"runner {runner} would carry the secret inside its job graph; use --secret-uri")
         check_remote_voices(cfg["voice"], options)
     elif speaks_transcript(cfg["voice"]):
         from transforms.synth_voices import check
