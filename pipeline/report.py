@@ -59,9 +59,9 @@ def package_versions() -> dict:
 
 
 def machine_description() -> dict:
-    """The CPU and packages an evaluation or a benchmark ran on. Whisper's int8 kernels are chosen by the CPU, and the same
-    privacy evaluation read 0.6 points of word error rate apart on two machines (README, "The word error rate
-    depends on the machine"): a figure is only comparable with one from the same machine."""
+    """The CPU and packages an evaluation or a benchmark ran on. Whisper's int8 kernels are chosen by the CPU,
+    and the same privacy evaluation read 0.6 points of word error rate apart on two machines (README, "The word
+    error rate depends on the machine"): a figure is only comparable with one from the same machine."""
     cpu, flags = platform.processor() or platform.machine(), set()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as info:
