@@ -72,10 +72,23 @@ def pool_clips(folder: str, limit: int = 0) -> list[Clip]:
         name = os.path.basename(path)
         speaker = name.split("-")[0] if "-" in name else os.path.basename(os.path.dirname(path))
         clips.append(Clip(path, root, speaker))
-    if limit:
-        # Spread the subset over the whole listing rather than taking its first names.
-        clips = [clips[i] for i in np.linspace(0, len(clips) - 1, min(limit, len(clips))).astype(int)]
-    return clips
+    return spread(clips, limit)
+
+
+def spread(items: list, limit: int) -> list:
+    """`limit` items spread over the whole list rather than its first ones (0 = all of them)."""
+    if not limit or limit >= len(items):
+        return list(items)
+    return [items[i] for i in np.linspace(0, len(items) - 1, limit).astype(int)]
+
+
+def listed_clips(folders: list[str], limit: int = 0) -> list[Clip]:
+    """Every audio file under the folders, its speaker named as `pool_clips` names it (LibriSpeech names, or
+    the parent folder: `<speaker>/<clip>` layouts), `limit` of them spread over the listing (0 = all)."""
+    for folder in folders:
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(f"input folder {folder} does not exist")
+    return spread([clip for folder in folders for clip in pool_clips(folder)], limit)
 
 
 def read_clip(path: str, max_seconds: float = 0.0) -> np.ndarray:

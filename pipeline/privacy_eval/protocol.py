@@ -186,7 +186,7 @@ def evaluate(options: Options, attacker) -> dict:
         from transforms.asr import load_whisper
 
         whisper = load_whisper(options.asr_cfg, cpu_threads=options.jobs)
-    words_of = _word_reader(options, whisper)
+    words_of = word_reader(options.voice_cfg, options.asr_cfg, whisper)
     material = Material(enrollment, trials, trial_audio, enroll_audio, pool_halves,
                         {s: embed(a) for s, a in enroll_audio.items()},
                         [words_of(a) for a in trial_audio],
@@ -205,13 +205,7 @@ def evaluate(options: Options, attacker) -> dict:
     references = {}             # figure name -> the text of each WER clip that the listener is scored against
     wer_count = len(trials) if options.wer_clips < 0 else min(options.wer_clips, len(trials))
     if wer_count:
-        from transforms.asr import plain_whisper, transcribe
-
-        listener = plain_whisper(options.asr_cfg)
-
-        def text_of(audio):
-            return " ".join(w.text for w in transcribe(whisper, audio, listener, language="en").words)
-
+        text_of = listener(whisper, options.asr_cfg)
         wer_indices = _spread_over_speakers(trial_speakers)[:wer_count]
         references["wer_vs_original_transcript"] = [text_of(trial_audio[i]) for i in wer_indices]
         if speaks_transcript(options.voice_cfg):
@@ -238,15 +232,7 @@ def evaluate(options: Options, attacker) -> dict:
         figures["conversion_times_faster_than_real_time"] = 1.0 / timing if timing else float("inf")
         if wer_count:
             anon_text = [text_of(run.anon_trials[i]) for run in runs for i in wer_indices]
-            clip = np.tile(np.arange(wer_count), len(runs))
-            secret = np.repeat(np.arange(len(runs)), wer_count)
-            for name, reference in references.items():
-                for key, normalised in ((name, False), (f"{name}_normalised", True)):
-                    errors, words = word_error_counts(reference * len(runs), anon_text, normalised)
-                    figures[key] = error_rate(errors, words)
-                    figures[f"{key}_ci95"] = bootstrap_interval(
-                        lambda secrets, clips: error_rate(errors, words, secrets[secret] * clips[clip]),
-                        (len(runs), wer_count))
+            figures.update(word_error_figures(references, anon_text, len(runs)))
             figures["wer_clips"] = wer_count * len(runs)
         correlations = [pitch_correlation(f0_contour(o, SAMPLE_RATE), f0_contour(a, SAMPLE_RATE))
                         for run in runs for o, a in zip(trial_audio, run.anon_trials)]
@@ -314,16 +300,43 @@ def transcript_divergence(listener_reading: list, pipeline_reading: list) -> dic
     return figures
 
 
-def _word_reader(options: Options, whisper):
+def word_reader(voice_cfg: dict, asr_cfg: dict, whisper):
     """The timed words the pipeline's transcription step would hand the conversion (its own Whisper
     settings, less an unsure tail), or nothing when the conversion does not use them."""
-    if not speaks_transcript(options.voice_cfg):
+    if not speaks_transcript(voice_cfg):
         return lambda audio: []
     from transforms.asr import WHISPER_RATE, transcribe, without_unsure_tail
 
-    asr = options.asr_cfg
-    return lambda audio: without_unsure_tail(transcribe(whisper, audio, asr, language="en").words, audio,
-                                             WHISPER_RATE, asr)
+    return lambda audio: without_unsure_tail(transcribe(whisper, audio, asr_cfg, language="en").words, audio,
+                                             WHISPER_RATE, asr_cfg)
+
+
+def listener(whisper, asr_cfg: dict):
+    """The listener every WER is measured with: Whisper with the pipeline's settings but its own 30 s windows,
+    so that it does not change with the pipeline's speed-ups; audio -> its text."""
+    from transforms.asr import plain_whisper, transcribe
+
+    settings = plain_whisper(asr_cfg)
+    return lambda audio: " ".join(w.text for w in transcribe(whisper, audio, settings, language="en").words)
+
+
+def word_error_figures(references: dict, hypotheses: list, secrets: int) -> dict:
+    """The WER of `hypotheses` (the listener's reading of every clip under pair 0 of secrets, then under pair
+    1, ...) against each named list of reference texts (one per clip), plain and spelling-normalised, each with
+    its 95 % interval over resampled pairs of secrets and clips."""
+    figures = {}
+    for name, reference in references.items():
+        clips = len(reference)
+        clip = np.tile(np.arange(clips), secrets)
+        secret = np.repeat(np.arange(secrets), clips)
+        for key, normalised in ((name, False), (f"{name}_normalised", True)):
+            errors, words = word_error_counts(reference * secrets, hypotheses, normalised)
+            figures[key] = error_rate(errors, words)
+            figures[f"{key}_ci95"] = bootstrap_interval(
+                lambda secret_counts, clip_counts: error_rate(errors, words,
+                                                              secret_counts[secret] * clip_counts[clip]),
+                (secrets, clips))
+    return figures
 
 
 def _spread_over_speakers(speakers: list) -> list:
