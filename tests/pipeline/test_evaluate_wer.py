@@ -79,7 +79,7 @@ def test_wer_command_reports_the_conversions_word_error_rate_and_nothing_it_hear
         assert 0.0 <= low <= f[key] <= high
     # Clear synthetic speech read again by the HTS voice keeps most of its words: a broken conversion (noise,
     # silence, the wrong words) reads near 100 %.
-    assert f["wer_vs_original_transcript_normalised"] < 0.4
+    assert f["wer_vs_original_transcript_normalised"] < 0.25     # 7.5 % measured
     assert f["conversion_times_faster_than_real_time"] > 1
     assert figures["transcript_vs_listener"]["clips"] == 5
     assert result.stdout.startswith("machine: ") and "WER vs the words spoken" in result.stdout
