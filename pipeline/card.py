@@ -9,8 +9,8 @@ from transforms.synth_voices import describe
 from transforms.voice import speaks_transcript
 
 
-def load_privacy_figures(path: str) -> dict | None:
-    """Figures of an `evaluate privacy --json` run, when the configuration names one."""
+def load_figures(path: str) -> dict | None:
+    """Figures of an `evaluate privacy --json` or `evaluate wer --json` run, when the configuration names one."""
     if not path:
         return None
     from apache_beam.io.filesystems import FileSystems
@@ -59,6 +59,27 @@ def _privacy_section(privacy: dict | None) -> str:
             f"Measured on:\n\n{_table(['setting', 'value'], setup)}")
 
 
+WORD_FIGURES = PRIVACY_FIGURES[4:8] + PRIVACY_FIGURES[-1:]
+
+
+def _words_section(words: dict | None) -> str:
+    """The conversion's word error rate on a sample of speech (`evaluate wer`), when the run names one: what a
+    consumer training on this audio and its text should expect, measured on speech like theirs."""
+    if not words:
+        return ("No word error rate on held-out speech was attached to this run (`dataset.wer_report`); the "
+                "privacy evaluation's, where there is one, is on its trial sets.")
+    modes = words.get("modes", {})
+    rows = [[label] + [_figure(modes[m].get(key), kind) + interval_text(modes[m], key) for m in modes]
+            for key, label, kind in WORD_FIGURES]
+    setup = [[k, v] for k, v in sorted(words.items()) if isinstance(v, (int, float, str))]
+    if "machine" in words:
+        setup.append(["machine", machine_summary(words["machine"])])
+    return (f"From `python -m pipeline evaluate wer` (Whisper's reading of the converted speech against its "
+            f"reading of the original; in parentheses the 95 % interval over resampled secrets and clips):\n\n"
+            f"{_table(['figure'] + [f'mode {m}' for m in modes], rows)}\n\n"
+            f"Measured on:\n\n{_table(['setting', 'value'], setup)}")
+
+
 def _noise_floor(voice: dict) -> str:
     level = voice["noise_floor_dbfs"]
     return f" over a white-noise floor at {level:g} dBFS" if level else " with pauses in digital silence"
@@ -86,7 +107,8 @@ def _tail_line(asr: dict) -> str:
             f"unless that tail held PII (then redacted).")
 
 
-def render_card(manifest: dict, report: dict, cfg: dict, privacy: dict | None = None) -> str:
+def render_card(manifest: dict, report: dict, cfg: dict, privacy: dict | None = None,
+                words: dict | None = None) -> str:
     dataset, voice, pii = cfg["dataset"], cfg["voice"], cfg["pii"]
     operators = {entity: pii["operators"].get(entity, pii["operator"]) for entity in pii["entities"]}
     split_rows = [[name, s["records"], s["speakers"], f"{s['hours']:.3f}"] for name, s in manifest["splits"].items()]
@@ -151,6 +173,10 @@ stable across runs and erasures.
 ## Privacy evaluation
 
 {_privacy_section(privacy)}
+
+## Word error rate of the conversion
+
+{_words_section(words)}
 
 ## How to load it
 

@@ -11,7 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from pipeline.card import load_privacy_figures, render_card
+from pipeline.card import load_figures, render_card
 from pipeline.report import build_manifest, dump_json
 from transforms.identity import Keyring
 from transforms.shards import filter_parquet, parquet_name, read_tar, write_file, write_tar
@@ -94,7 +94,9 @@ def forget(output: str, targets: ErasureTargets) -> dict:
         write_file(f"{root}/manifest.json", lambda sink: _write_bytes(sink, dump_json(new_manifest)))
         cfg = report["config"]
         report_now = dict(report, shipped=new_manifest["records"], splits=new_manifest["splits"])
-        card = render_card(new_manifest, report_now, cfg, load_privacy_figures(cfg["dataset"]["privacy_report"]))
+        # A run from before dataset.wer_report existed has none in its recorded configuration.
+        card = render_card(new_manifest, report_now, cfg, load_figures(cfg["dataset"]["privacy_report"]),
+                           load_figures(cfg["dataset"].get("wer_report", "")))
         write_file(f"{root}/README.md", lambda sink: _write_bytes(sink, card.encode()))
     log_line = json.dumps({"removed_keys": sorted(removed), **summary}, sort_keys=True) + "\n"
     _append(f"{root}/erasure_log.jsonl", log_line.encode())

@@ -167,7 +167,7 @@ class Finalize(beam.DoFn):
         self.run_info = run_info
 
     def process(self, _, counts, files, quarantine):
-        from pipeline.card import load_privacy_figures, render_card
+        from pipeline.card import load_figures, render_card
 
         quarantine = sorted((q.as_json() for q in quarantine), key=lambda q: (q["ref"], q["stage"], q["reason"]))
         write_output_file(self.output_dir, "quarantine.jsonl", b"".join(
@@ -176,8 +176,10 @@ class Finalize(beam.DoFn):
         write_output_file(self.output_dir, "manifest.json", dump_json(manifest))
         report = build_report(counts, manifest, quarantine, self.run_info)
         write_output_file(self.output_dir, "run_report.json", dump_json(report))
-        privacy = load_privacy_figures(self.cfg["dataset"]["privacy_report"])
-        write_output_file(self.output_dir, "README.md", render_card(manifest, report, self.cfg, privacy).encode())
+        dataset = self.cfg["dataset"]
+        card = render_card(manifest, report, self.cfg, load_figures(dataset["privacy_report"]),
+                           load_figures(dataset["wer_report"]))
+        write_output_file(self.output_dir, "README.md", card.encode())
         if not report["accounting_ok"]:
             raise AccountingError(
                 f"accounting failed: inputs={report['inputs']} but shipped={report['shipped']} + "

@@ -1,4 +1,4 @@
-from pipeline.card import _privacy_section
+from pipeline.card import _privacy_section, _words_section
 
 
 def test_privacy_section_shows_every_modes_figures_and_what_they_were_measured_on():
@@ -27,6 +27,28 @@ def test_privacy_section_shows_every_modes_figures_and_what_they_were_measured_o
     assert "| attacker | campp |" in section and "| secrets | 3 |" in section
     assert "| machine | Test CPU, 2 CPUs, no AVX2; ctranslate2 4.8.5 |" in section
     assert "No privacy evaluation" in _privacy_section(None)
+
+
+def test_words_section_shows_the_conversions_word_error_rate_and_what_it_was_measured_on():
+    figures = {"clips": 251, "speakers": 251, "audio_s": 3140.7, "reference_words": 8200, "secrets": 1,
+               "machine": {"cpu": "Test CPU", "cpus": 2, "instruction_sets": ["avx2"],
+                           "packages": {"ctranslate2": "4.8.5"}},
+               "transcript_vs_listener": {"clips": 251, "wer": 0.0221},
+               "modes": {"speaker": {"wer_vs_original_transcript": 0.0744,
+                                     "wer_vs_original_transcript_ci95": [0.0654, 0.0844],
+                                     "wer_vs_original_transcript_normalised": 0.0699,
+                                     "wer_vs_spoken_transcript": 0.0647, "wer_vs_spoken_transcript_normalised": 0.0593,
+                                     "conversion_times_faster_than_real_time": 27.0}}}
+    section = _words_section(figures)
+    assert "`python -m pipeline evaluate wer`" in section and "| figure | mode speaker |" in section
+    assert "| WER vs the original's transcript | 7.4 % (6.5 to 8.4) |" in section
+    assert "| the same WER, spelling normalised | 7.0 % |" in section
+    assert "| WER vs the words the conversion spoke (the transcript's) | 6.5 % |" in section
+    assert "| conversion speed, one core | 27x real time |" in section
+    assert "EER" not in section             # an attacker's figures belong to the privacy section
+    assert "| clips | 251 |" in section and "| speakers | 251 |" in section and "| secrets | 1 |" in section
+    assert "| machine | Test CPU, 2 CPUs, avx2; ctranslate2 4.8.5 |" in section
+    assert "dataset.wer_report" in _words_section(None)
 
 
 def test_the_voice_line_says_whether_the_audio_is_synthetic_or_the_speakers_own(cfg):

@@ -40,8 +40,12 @@ def both_formats(tmp_path_factory, speech):
             write_wav(str(root / "in" / f"{uid}.wav"), speech(text, voice))
             lines.append({"id": uid, "audio": f"{uid}.wav", "speaker_id": speaker, "account_id": account})
     (root / "in" / "m.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    # An `evaluate wer --json` report, as a run quotes it in its card.
+    (root / "wer.json").write_text(json.dumps({"clips": 251, "secrets": 1, "modes": {
+        "speaker": {"wer_vs_original_transcript": 0.0744, "wer_vs_original_transcript_ci95": [0.0654, 0.0844]}}}))
     (root / "cfg.yaml").write_text("output:\n  formats: [webdataset, parquet]\n"
-                                   "  splits: {train: 0.5, dev: 0.25, test: 0.25}\n  max_shard_records: 2\n")
+                                   "  splits: {train: 0.5, dev: 0.25, test: 0.25}\n  max_shard_records: 2\n"
+                                   f"dataset:\n  wer_report: {json.dumps(str(root / 'wer.json'))}\n")
     result = run_cli("run", "--input", str(root / "in" / "m.jsonl"), "--output", str(root / "out"),
                      "--config", str(root / "cfg.yaml"))
     assert result.returncode == 0, result.stderr[-2000:]
@@ -107,6 +111,7 @@ def test_manifest_and_card_describe_every_file(both_formats):
     for split, summary in manifest["splits"].items():
         assert f"| {split} | {summary['records']} |" in card
     assert "load_dataset" in card and "wds.WebDataset" in card and "internal use only" in card
+    assert "| WER vs the original's transcript | 7.4 % (6.5 to 8.4) |" in card       # dataset.wer_report
 
 
 def test_verify_passes_then_catches_a_flipped_byte_and_a_missing_shard(both_formats, tmp_path):
@@ -151,6 +156,7 @@ def test_forget_a_speaker_rewrites_atomically_and_twice_is_harmless(both_formats
     assert not list(out.rglob(".tmp-*"))
     card = (out / "README.md").read_text()
     assert f"**Records**: {len(after)} " in card
+    assert "| WER vs the original's transcript | 7.4 % (6.5 to 8.4) |" in card       # the card keeps its report
 
 
 def test_forget_by_account_and_ids_file(both_formats, tmp_path):
