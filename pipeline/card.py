@@ -59,7 +59,8 @@ def _privacy_section(privacy: dict | None) -> str:
             f"Measured on:\n\n{_table(['setting', 'value'], setup)}")
 
 
-WORD_FIGURES = PRIVACY_FIGURES[4:8] + PRIVACY_FIGURES[-1:]
+WORD_FIGURES = tuple(figure for figure in PRIVACY_FIGURES
+                     if figure[0].startswith("wer_") or figure[0] == "conversion_times_faster_than_real_time")
 
 
 def _words_section(words: dict | None) -> str:

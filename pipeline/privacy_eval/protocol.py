@@ -242,8 +242,14 @@ def evaluate(options: Options, attacker) -> dict:
     return result
 
 
+def run_keyring(seed: int) -> Keyring:
+    """The run's secret of pair `seed`: the same clip id and speaker get the same pseudo-voice under it in every
+    evaluation that converts them."""
+    return Keyring(f"privacy-eval-run-{seed}".encode())
+
+
 def _one_secret(options: Options, seed: int, mode: str, material: Material, embed) -> SecretRun:
-    run_keys = Keyring(f"privacy-eval-run-{seed}".encode())
+    run_keys = run_keyring(seed)
     attacker_keys = Keyring(f"privacy-eval-attacker-{seed}".encode())
     m = material
     converter = Converter(options.voice_cfg, options.jobs)

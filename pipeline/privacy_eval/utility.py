@@ -9,9 +9,8 @@ from dataclasses import dataclass
 
 from pipeline.privacy_eval.corpus import AUDIO_EXTENSIONS, SAMPLE_RATE, listed_clips, read_clip
 from pipeline.privacy_eval.metrics import words_of as written_words
-from pipeline.privacy_eval.protocol import (Converter, _clip_id, listener, transcript_divergence, voice_seed,
-                                            word_error_figures, word_reader)
-from transforms.identity import Keyring
+from pipeline.privacy_eval.protocol import (Converter, _clip_id, listener, run_keyring, transcript_divergence,
+                                            voice_seed, word_error_figures, word_reader)
 from transforms.voice import speaks_transcript
 
 log = logging.getLogger("deid.privacy")
@@ -57,8 +56,7 @@ def evaluate_words(options: WordOptions) -> dict:
         hypotheses = []
         try:
             for seed in range(options.seed, options.seed + options.secrets):
-                keys = Keyring(f"privacy-eval-run-{seed}".encode())
-                seeds = [voice_seed(keys, _clip_id(c), c.speaker, mode) for c in clips]
+                seeds = [voice_seed(run_keyring(seed), _clip_id(c), c.speaker, mode) for c in clips]
                 hypotheses += [text_of(a) for a in converter.convert(audio, seeds, words)]
                 log.info("words: mode %s, secret %d of %d converted and read", mode, seed - options.seed + 1,
                          options.secrets)
