@@ -2,11 +2,11 @@
 and what it costs in words and pitch."""
 from __future__ import annotations
 
-import json
 import os
 import sys
 
 from pipeline import config
+from pipeline.evaluation import divergence_line, publish
 from pipeline.privacy_eval.metrics import interval_text
 from pipeline.report import machine_description, machine_line
 
@@ -51,10 +51,7 @@ def report_lines(result: dict) -> list[str]:
     if "machine" in result:
         lines.insert(0, machine_line(result["machine"]))
     if "transcript_vs_listener" in result:
-        t = result["transcript_vs_listener"]
-        lines.append(f"pipeline's transcript vs the listener's reading of the originals: {_percent(t['wer']).strip()}"
-                     f"{interval_text(t, 'wer')}, normalised {_percent(t['wer_normalised']).strip()}"
-                     f"{interval_text(t, 'wer_normalised')}; {t['clips_differing']} of {t['clips']} clips differ")
+        lines.append(divergence_line(result["transcript_vs_listener"]))
     for mode, f in result["modes"].items():
         lines.append(f"mode {mode} ({result['secrets']} pairs of secrets, scores pooled; per pair in brackets; "
                      f"95 % interval over resampled pairs and trial clips in parentheses):")
@@ -101,9 +98,5 @@ def main(args, extra) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     result["machine"] = machine_description()
-    for line in report_lines(result):
-        print(line)
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(result, f, indent=2)
+    publish(result, report_lines(result), args.json)
     return 0

@@ -10,6 +10,8 @@ Threat models (VoicePrivacy Challenge terms):
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -186,7 +188,8 @@ def evaluate(options: Options, attacker) -> dict:
         from transforms.asr import load_whisper
 
         whisper = load_whisper(options.asr_cfg, cpu_threads=options.jobs)
-    words_of = word_reader(options.voice_cfg, options.asr_cfg, whisper)
+    readings = Readings(whisper)
+    words_of = word_reader(options.voice_cfg, options.asr_cfg, readings)
     material = Material(enrollment, trials, trial_audio, enroll_audio, pool_halves,
                         {s: embed(a) for s, a in enroll_audio.items()},
                         [words_of(a) for a in trial_audio],
@@ -205,7 +208,7 @@ def evaluate(options: Options, attacker) -> dict:
     references = {}             # figure name -> the text of each WER clip that the listener is scored against
     wer_count = len(trials) if options.wer_clips < 0 else min(options.wer_clips, len(trials))
     if wer_count:
-        text_of = listener(whisper, options.asr_cfg)
+        text_of = listener(readings, options.asr_cfg)
         wer_indices = _spread_over_speakers(trial_speakers)[:wer_count]
         references["wer_vs_original_transcript"] = [text_of(trial_audio[i]) for i in wer_indices]
         if speaks_transcript(options.voice_cfg):
@@ -306,24 +309,41 @@ def transcript_divergence(listener_reading: list, pipeline_reading: list) -> dic
     return figures
 
 
-def word_reader(voice_cfg: dict, asr_cfg: dict, whisper):
+class Readings:
+    """Whisper's timed words for clips, each clip read once per set of ASR settings: with Whisper's own windows
+    in the configuration the pipeline's reading of an original is the listener's, and is not computed twice."""
+
+    def __init__(self, whisper):
+        self.whisper = whisper
+        self.memo: dict = {}
+
+    def words(self, audio, asr_cfg: dict) -> list:
+        from transforms.asr import transcribe
+
+        clip = hashlib.sha1(np.ascontiguousarray(audio).tobytes()).digest()
+        key = (clip, json.dumps(asr_cfg, sort_keys=True, default=str))
+        if key not in self.memo:
+            self.memo[key] = transcribe(self.whisper, audio, asr_cfg, language="en").words
+        return self.memo[key]
+
+
+def word_reader(voice_cfg: dict, asr_cfg: dict, readings: Readings):
     """The timed words the pipeline's transcription step would hand the conversion (its own Whisper
     settings, less an unsure tail), or nothing when the conversion does not use them."""
     if not speaks_transcript(voice_cfg):
         return lambda audio: []
-    from transforms.asr import WHISPER_RATE, transcribe, without_unsure_tail
+    from transforms.asr import WHISPER_RATE, without_unsure_tail
 
-    return lambda audio: without_unsure_tail(transcribe(whisper, audio, asr_cfg, language="en").words, audio,
-                                             WHISPER_RATE, asr_cfg)
+    return lambda audio: without_unsure_tail(readings.words(audio, asr_cfg), audio, WHISPER_RATE, asr_cfg)
 
 
-def listener(whisper, asr_cfg: dict):
+def listener(readings: Readings, asr_cfg: dict):
     """The listener every WER is measured with: Whisper with the pipeline's settings but its own 30 s windows,
     so that it does not change with the pipeline's speed-ups; audio -> its text."""
-    from transforms.asr import plain_whisper, transcribe
+    from transforms.asr import plain_whisper
 
     settings = plain_whisper(asr_cfg)
-    return lambda audio: " ".join(w.text for w in transcribe(whisper, audio, settings, language="en").words)
+    return lambda audio: " ".join(w.text for w in readings.words(audio, settings))
 
 
 def word_error_figures(references: dict, hypotheses: list, secrets: int) -> dict:

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from pipeline.privacy_eval.corpus import AUDIO_EXTENSIONS, SAMPLE_RATE, listed_clips, read_clip
 from pipeline.privacy_eval.metrics import words_of as written_words
-from pipeline.privacy_eval.protocol import (Converter, _clip_id, listener, run_keyring, transcript_divergence,
-                                            voice_seed, word_error_figures, word_reader)
+from pipeline.privacy_eval.protocol import (Converter, Readings, _clip_id, listener, run_keyring,
+                                            transcript_divergence, voice_seed, word_error_figures, word_reader)
 from transforms.voice import speaks_transcript
 
 log = logging.getLogger("deid.privacy")
@@ -38,9 +38,10 @@ def evaluate_words(options: WordOptions) -> dict:
     audio = [read_clip(c.path) for c in clips]
     log.info("words: %d clips of %d speakers", len(clips), len({c.speaker for c in clips}))
     whisper = load_whisper(options.asr_cfg, cpu_threads=options.jobs)
-    text_of = listener(whisper, options.asr_cfg)
+    readings = Readings(whisper)
+    text_of = listener(readings, options.asr_cfg)
     references = {"wer_vs_original_transcript": [text_of(a) for a in audio]}
-    words_of = word_reader(options.voice_cfg, options.asr_cfg, whisper)
+    words_of = word_reader(options.voice_cfg, options.asr_cfg, readings)
     words = [words_of(a) for a in audio]
     result = {"clips": len(clips), "speakers": len({c.speaker for c in clips}),
               "audio_s": round(sum(len(a) for a in audio) / SAMPLE_RATE, 1),

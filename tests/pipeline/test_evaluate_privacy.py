@@ -270,3 +270,19 @@ def test_within_folder_scores_keep_only_impostors_of_the_trials_own_folder():
     assert _folders_with_impostors(trial_speakers)
     assert not _folders_with_impostors(["vctk/a", "vctk/b"])            # one folder: the same as pooled
     assert not _folders_with_impostors(["vctk/a", "vcc/c"])             # no same-folder impostor at all
+
+
+def test_readings_read_a_clip_once_per_settings_so_the_listeners_windows_are_not_read_twice(whisper, speech, cfg):
+    from pipeline.privacy_eval.protocol import Readings, listener, word_reader
+    from transforms.asr import plain_whisper
+
+    clip = speech("Turn on the kitchen lights.")
+    readings = Readings(whisper)
+    own_windows = plain_whisper(cfg["asr"])
+    heard = readings.words(clip, own_windows)
+    assert readings.words(clip.copy(), own_windows) is heard          # the same samples: read once
+    assert readings.words(clip, dict(own_windows, beam_size=1)) is not heard
+    assert "kitchen" in listener(readings, cfg["asr"])(clip).lower()
+    assert len(readings.memo) == 2                                     # the listener's reading was the memo's
+    spoken = word_reader(cfg["voice"], own_windows, readings)(clip)
+    assert [w.text for w in spoken] == [w.text for w in heard] and len(readings.memo) == 2
