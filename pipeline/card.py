@@ -100,12 +100,15 @@ def _voice_line(voice: dict) -> str:
 
 
 def _tail_line(asr: dict) -> str:
-    if asr["unsure_tail_s"] <= 0:
-        return "Every word the ASR wrote was kept."
-    return (f"Words the ASR may have added over the silence after the speech were dropped: from the first word "
+    tail = ("" if asr["unsure_tail_s"] <= 0 else
+            f"Words the ASR may have added over the silence after the speech were dropped: from the first word "
             f"of probability under {asr['unsure_tail_probability']} in a record's last {asr['unsure_tail_s']} s, "
             f"over audio at least {asr['unsure_tail_quiet_db']} dB below the record's speech level, to its end, "
             f"unless that tail held PII (then redacted).")
+    loop = ("" if asr["loop_min_repeats"] == 0 else
+            f"A unit of one to three words the ASR wrote {asr['loop_min_repeats']} times or more in a row (a "
+            f"repetition loop) was kept once, unless the loop held PII (then redacted).")
+    return " ".join(part for part in (tail, loop) if part) or "Every word the ASR wrote was kept."
 
 
 def render_card(manifest: dict, report: dict, cfg: dict, privacy: dict | None = None,

@@ -173,6 +173,9 @@ def validate(cfg: dict) -> dict:
         raise ConfigError("config key 'asr.unsure_tail_s' must not be negative")
     if not 0.0 <= cfg["asr"]["unsure_tail_probability"] <= 1.0:
         raise ConfigError("config key 'asr.unsure_tail_probability' must lie in [0, 1]")
+    repeats = cfg["asr"]["loop_min_repeats"]
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats == 1 or repeats < 0:
+        raise ConfigError("config key 'asr.loop_min_repeats' must be 0 (keep every word) or a whole number from 2")
     if cfg["asr"]["unsure_tail_quiet_db"] < 0:
         raise ConfigError("config key 'asr.unsure_tail_quiet_db' must not be negative")
     if cfg["redaction"]["pad_ms"] < 0:

@@ -19,7 +19,7 @@ from pipeline.report import AccountingError, dump_json, package_versions, write_
 from pipeline.secrets import SecretError, is_remote_runner
 from transforms.asr import remove_shared_model_folder
 from transforms.identity import InlineSecret
-from transforms.stage import METRICS_NAMESPACE, UNSURE_TAIL_WORDS, WORK_CLOCK
+from transforms.stage import LOOP_WORDS, METRICS_NAMESPACE, UNSURE_TAIL_WORDS, WORK_CLOCK
 from transforms.voice import speaks_transcript
 
 log = logging.getLogger("deid")
@@ -171,6 +171,7 @@ def run_job(input_path: str, output: str, cfg: dict, secret, secret_source: str,
                         "stage_seconds": stage_seconds(result),
                         "work_window_epoch_s": work_window(result)}
     report["unsure_tail_words_dropped"] = counter_total(result, UNSURE_TAIL_WORDS)
+    report["loop_words_dropped"] = counter_total(result, LOOP_WORDS)
     write_output_file(output, "run_report.json", dump_json(report))
     log.info("done in %.1f s: %d inputs, %d shipped, %d quarantined, %d opted out; %.1f s of audio shipped",
              time.perf_counter() - started, report["inputs"], report["shipped"], report["quarantined"],

@@ -209,6 +209,44 @@ def without_stacks(words: list, min_words: int = STACK_MIN_WORDS) -> list:
     return kept
 
 
+# Whisper's third way of writing words that are not in the audio: a repetition loop whose words its alignment gives
+# lengths, so that no stack shows it. On the evaluation material one clip of 431 has a unit written three times or
+# more in a row, and that one is a loop ("Son," seventeen times over speech it could not read, probabilities up to
+# 1.0); requests can repeat a word for real ("no, no, no"), hence asr.loop_min_repeats 5 (docs/throughput.md,
+# "Repetition loops").
+LOOP_UNIT_WORDS = (1, 2, 3)
+
+
+def _plain(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum() or ch == "'")
+
+
+def without_loops(words: list, min_repeats: int) -> list:
+    """`words` less the repeats of every unit of one to three words said at least `min_repeats` times in a row:
+    the unit is kept once (case and punctuation aside, "Son, Son, son." is one unit thrice). A loop holding a PII
+    word is kept whole: its span must stay redacted, so this runs after the PII marking. min_repeats 0 keeps
+    every word."""
+    if min_repeats < 2:
+        return words
+    plain = [_plain(w.text) for w in words]
+    kept, i = [], 0
+    while i < len(words):
+        for unit in LOOP_UNIT_WORDS:
+            repeats = 1
+            while plain[i + repeats * unit:i + (repeats + 1) * unit] == plain[i:i + unit] and \
+                    i + (repeats + 1) * unit <= len(words):
+                repeats += 1
+            end = i + repeats * unit
+            if plain[i] and repeats >= min_repeats and not any(w.pii for w in words[i:end]):
+                kept += words[i:i + unit]
+                i = end
+                break
+        else:
+            kept.append(words[i])
+            i += 1
+    return kept
+
+
 def without_unsure_tail(words: list, audio: np.ndarray, sample_rate: int, asr_cfg: dict) -> list:
     """`words` less their tail from the first word (after the record's first) of probability under
     asr.unsure_tail_probability that starts in the record's last asr.unsure_tail_s seconds over audio at least

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from apache_beam.metrics import Metrics
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 
-from transforms.asr import without_unsure_tail
+from transforms.asr import without_loops, without_unsure_tail
 from transforms.identity import Keyring
 from transforms.records import Rejected, Word
 from transforms.spoken import normalize_text, normalize_words, words_in_spans
-from transforms.stage import METRICS_NAMESPACE, UNSURE_TAIL_WORDS, Stage
+from transforms.stage import LOOP_WORDS, METRICS_NAMESPACE, UNSURE_TAIL_WORDS, Stage
 
 MASK = "*****"
 
@@ -389,7 +389,8 @@ class RedactTranscript(Stage):
 
     With a supplied transcript, the supplied text is redacted with the same policy and shipped
     instead of the ASR text; its PII values are placed in time through the ASR words. Once the PII is
-    marked, an unsure tail of the ASR words (transforms.asr.without_unsure_tail) is dropped.
+    marked, an unsure tail of the ASR words (transforms.asr.without_unsure_tail) and the repeats of a repetition
+    loop (transforms.asr.without_loops) are dropped.
     """
 
     name = "pii"
@@ -399,6 +400,7 @@ class RedactTranscript(Stage):
         self.pii_cfg, self.secret_source = pii_cfg, secret_source
         self.asr_cfg = asr_cfg
         self._tail_words = Metrics.counter(METRICS_NAMESPACE, UNSURE_TAIL_WORDS)
+        self._loop_words = Metrics.counter(METRICS_NAMESPACE, LOOP_WORDS)
 
     def setup(self):
         self.detector = PiiDetector(self.pii_cfg)
@@ -415,8 +417,10 @@ class RedactTranscript(Stage):
             shipped_text = " ".join(w.text for w in redact_words(supplied, self.operator))
             record.supplied_transcript = None   # the unredacted text goes no further
         marked = mark_words(record.words, entities)
-        kept = without_unsure_tail(marked, record.audio, record.sample_rate, self.asr_cfg)
-        self._tail_words.inc(len(marked) - len(kept))
+        sure = without_unsure_tail(marked, record.audio, record.sample_rate, self.asr_cfg)
+        kept = without_loops(sure, self.asr_cfg["loop_min_repeats"])
+        self._tail_words.inc(len(marked) - len(sure))
+        self._loop_words.inc(len(sure) - len(kept))
         record.words = redact_words(kept, self.operator)
         record.text = shipped_text if shipped_text is not None else " ".join(w.text for w in record.words)
         record.pii_counts = entity_counts(record.words)

@@ -22,6 +22,8 @@ METRICS_NAMESPACE = "deid"
 WORK_CLOCK = "work_clock"
 # Words dropped from transcripts as an unsure tail (transforms.asr.without_unsure_tail), for the run report.
 UNSURE_TAIL_WORDS = "unsure_tail_words_dropped"
+# Words dropped as the repeats of a repetition loop (transforms.asr.without_loops), likewise.
+LOOP_WORDS = "loop_words_dropped"
 # A service a stage calls went away (a shared model's serving process): a retry can succeed.
 NOT_THE_RECORDS_FAULT = (ConnectionError, EOFError)
 log = logging.getLogger("deid")

@@ -329,12 +329,13 @@ class Readings:
 
 def word_reader(voice_cfg: dict, asr_cfg: dict, readings: Readings):
     """The timed words the pipeline's transcription step would hand the conversion (its own Whisper
-    settings, less an unsure tail), or nothing when the conversion does not use them."""
+    settings, less an unsure tail and a loop's repeats), or nothing when the conversion does not use them."""
     if not speaks_transcript(voice_cfg):
         return lambda audio: []
-    from transforms.asr import WHISPER_RATE, without_unsure_tail
+    from transforms.asr import WHISPER_RATE, without_loops, without_unsure_tail
 
-    return lambda audio: without_unsure_tail(readings.words(audio, asr_cfg), audio, WHISPER_RATE, asr_cfg)
+    return lambda audio: without_loops(without_unsure_tail(readings.words(audio, asr_cfg), audio, WHISPER_RATE,
+                                                           asr_cfg), asr_cfg["loop_min_repeats"])
 
 
 def listener(readings: Readings, asr_cfg: dict):

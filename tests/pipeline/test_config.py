@@ -42,6 +42,8 @@ def test_override_file_merges_over_defaults(tmp_path):
     ("asr:\n  unsure_tail_s: -0.5\n", "asr.unsure_tail_s"),
     ("asr:\n  unsure_tail_probability: 1.5\n", "asr.unsure_tail_probability"),
     ("asr:\n  unsure_tail_quiet_db: -3.0\n", "asr.unsure_tail_quiet_db"),
+    ("asr:\n  loop_min_repeats: 1\n", "asr.loop_min_repeats"),
+    ("asr:\n  loop_min_repeats: 4.5\n", "asr.loop_min_repeats"),
     ("voice:\n  high_band_hz: 500.0\n", "voice.high_band_hz"),
     ("voice:\n  high_band_hz: 9000.0\n", "voice.high_band_hz"),
     ("voice:\n  high_band_tilt_min_db: 1.0\n", "voice.high_band_tilt_min_db"),

@@ -42,7 +42,7 @@ def test_run_succeeds_and_accounts_for_every_input(e2e):
     assert report["hours_in"] > 0 and report["versions"]["apache-beam"]
     first, last = report["timing"]["work_window_epoch_s"]
     # The runner adds the stage's counter to the report (what it counts: tests/pipeline/test_runner.py).
-    assert isinstance(report["unsure_tail_words_dropped"], int)
+    assert isinstance(report["unsure_tail_words_dropped"], int) and isinstance(report["loop_words_dropped"], int)
     assert 0 < last - first <= report["timing"]["wall_seconds"]
     quarantine = [json.loads(x) for x in (e2e["output"] / "quarantine.jsonl").read_text().splitlines()]
     keyring = Keyring(TEST_SECRET)

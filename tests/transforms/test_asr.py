@@ -13,7 +13,7 @@ from transforms.asr import (FEATURE_CHUNK_FRAMES, Transcribe, Transcript, acquir
                             encoder_window, encoder_window_s, install_chunked_features,
                             install_window_padding, join_with_gaps, pack_boundaries, pack_index, plain_whisper,
                             plan_windows, remove_shared_model_folder, shared_model_folder, split_words,
-                            transcribe, transcribe_pack, without_stacks, without_unsure_tail, words_of)
+                            transcribe, transcribe_pack, without_loops, without_stacks, without_unsure_tail, words_of)
 from transforms.records import Pack, Record, Word
 
 SR = 16000
@@ -91,6 +91,28 @@ def test_words_stacked_at_one_instant_are_dropped_and_lone_zero_length_words_kep
     short = [Word("a", 0.5, 0.5), Word("cat", 0.5, 0.9), Word("x", 1.0, 1.0), Word("y", 1.0, 1.0),
              Word("z", 1.2, 1.2), Word("w", 1.2, 1.2), Word("v", 1.2, 1.2)]
     assert [w.text for w in without_stacks(short)] == ["a", "cat", "x", "y"]
+
+
+def _timed(texts: list, start: float = 0.0, step: float = 0.3, pii: dict | None = None) -> list:
+    return [Word(t, start + i * step, start + (i + 1) * step, 0.9, (pii or {}).get(i)) for i, t in enumerate(texts)]
+
+
+def test_a_repetition_loop_with_lengths_keeps_its_unit_once():
+    words = _timed(["Now", "we'll", "have", "fun."] + ["Son,"] * 16 + ["Son"])
+    assert [w.text for w in without_loops(words, 5)] == ["Now", "we'll", "have", "fun.", "Son,"]
+    two = _timed(["okay", "I'm", "sorry,", "I'm", "sorry,", "I'm", "sorry,", "I'm", "sorry,", "I'm", "sorry.", "bye"])
+    assert [w.text for w in without_loops(two, 5)] == ["okay", "I'm", "sorry,", "bye"]
+    assert without_loops(words, 0) == words
+
+
+def test_repeats_fewer_than_the_threshold_and_loops_holding_pii_are_kept():
+    said = _timed(["no,", "no,", "no,", "no,", "not", "that", "one"])
+    assert without_loops(said, 5) == said
+    assert [w.text for w in without_loops(said, 4)] == ["no,", "not", "that", "one"]
+    digits = _timed(["call", "five", "five", "five", "five", "five", "five"], pii={3: "PHONE_NUMBER"})
+    assert without_loops(digits, 5) == digits
+    marks = _timed(["-", "-", "-", "-", "-", "-"])
+    assert without_loops(marks, 5) == marks
 
 
 def tail(seconds, probability, quiet_db):
