@@ -5,7 +5,7 @@ package 1.1.3 ships it, has 126,052, 20,793 of them missing from 0.4: everyday w
 "playlist", "Spotify", "login", "selfie") and of old ("ravage", "headstones"), and names. Festival's rules, with the
 voice's inflections and compounds, read only 48 % of the 12,234 purely alphabetic ones as the dictionary does
 (docs/voice-conversion.md, "The current CMU dictionary"). Only the package's data file is read (CMU's BSD-style
-licence), not its code.
+licence), not its code; it is loaded once per process (about 20 MB, 0.4 s) and looked up per utterance (0.1 ms).
 
 The dictionary gives phones with stress digits and no syllables; Festival's lexicon entries are syllables with a
 stress each. Syllables are cut by maximal onset over the consonant clusters English words begin with, which gives
