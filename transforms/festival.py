@@ -13,7 +13,8 @@ logged: its error messages can quote the text it was given.
 The HTS voice is given American English flapping, which its lexicon lacks: a /t/ after a vowel or /r/ and before an
 unstressed vowel of the same word is spoken as a flap ("matter", "sitting", "waiting"). As Festival had them,
 Whisper heard "matcher", "searching", "waging" (docs/voice-conversion.md, "Flapping"). Words its lexicon lacks are
-read as an inflection or a compound of words it has, where they are one, before its letter-to-sound rules are asked.
+read as the current CMU Pronouncing Dictionary has them (transforms.lexicon), else as an inflection or a compound of
+words it has, where they are one, before its letter-to-sound rules are asked.
 """
 from __future__ import annotations
 
@@ -77,9 +78,10 @@ _FLAP = """
 
 
 # Words the lexicon lacks: Festival's letter-to-sound rules read "globes" as "globs" and "backstay" as "backst"
-# (docs/voice-conversion.md, "Words the lexicon lacks"). Before them, an inflection of a word it has (-s, -es, -ies,
-# -ed, -ied, -ing, -ly; a doubled or dropped final letter of the stem allowed) is read as that word with the
-# ending's regular sound, and a lower-case word of 8 letters or more that splits into two it has (each of 4 letters
+# (docs/voice-conversion.md, "Words the lexicon lacks"). Before them, after the current CMU dictionary
+# (transforms.lexicon, passed per reading as deid_dictionary), an inflection of a word it has (-s, -es, -ies, -ed,
+# -ied, -ing, -ly; a doubled or dropped final letter of the stem allowed) is read as that word with the ending's
+# regular sound, and a lower-case word of 8 letters or more that splits into two it has (each of 4 letters
 # or more, the second starting with a consonant and maybe inflected) as the two; the most even split wins.
 # Capitalised words are names more often than compounds, and stay with the rules.
 _MORPHOLOGY = """
@@ -138,7 +140,7 @@ _MORPHOLOGY = """
       (if (and tail (> score best_score)) (begin (set! best (append head tail)) (set! best_score score)))
       (set! i (+ i 1)))
     best))
-(define deid_dictionary nil)
+(define deid_dictionary nil) ; the current CMU dictionary's entries for the words being read, set around each reading
 (define (deid_lts word feats)
   (let ((w (downcase word)) (syls nil))
     (set! syls (or (car (cdr (assoc_string w deid_dictionary)))
