@@ -99,7 +99,7 @@ def _voice_line(voice: dict) -> str:
             f"{mode}.")
 
 
-def _tail_line(asr: dict) -> str:
+def _dropped_words_line(asr: dict) -> str:
     tail = ("" if asr["unsure_tail_s"] <= 0 else
             f"Words the ASR may have added over the silence after the speech were dropped: from the first word "
             f"of probability under {asr['unsure_tail_probability']} in a record's last {asr['unsure_tail_s']} s, "
@@ -162,7 +162,7 @@ stable across runs and erasures.
 - **Transcripts**: from ASR `{models.get('asr', '?')}` ({models.get('asr_compute_type', '?')}); PII found with
   presidio (spaCy `{models.get('spacy', '?')}`) and spoken-form recognizers, score threshold
   {pii['score_threshold']}; each PII span replaced by its operator: {json.dumps(operators, sort_keys=True)}.
-  {_tail_line(cfg['asr'])}
+  {_dropped_words_line(cfg['asr'])}
 - **Audio**: the time span of every redacted word is replaced by {cfg['redaction']['audio']}, padded by
   {cfg['redaction']['pad_ms']} ms on both sides; records whose PII could not be placed in time were
   quarantined, not shipped.

@@ -82,6 +82,20 @@ def write_wav(path, audio, rate=SR, subtype="PCM_16"):
     sf.write(path, audio, rate, subtype=subtype)
 
 
+POOL_NAMES = ("19-198-0001.wav", "26-495-0003.wav")
+
+
+def write_clip_folders(root, speakers, clips_each) -> None:
+    """Quiet 0.1 s clips as the evaluations list them: root/set/<speaker>/<i>.wav for each speaker, and a
+    LibriSpeech-style pool whose speakers are the names' first parts, root/pool/19-198-0001.wav and 26-495-0003.wav."""
+    quiet = np.zeros(1600, np.float32) + 0.01
+    for speaker in speakers:
+        for i in range(clips_each):
+            write_wav(os.path.join(str(root), "set", speaker, f"{i}.wav"), quiet)
+    for name in POOL_NAMES:
+        write_wav(os.path.join(str(root), "pool", name), quiet)
+
+
 @pytest.fixture(scope="session")
 def e2e(tmp_path_factory, speech):
     """One real run of `python -m pipeline run` on TTS utterances with PII, plus one broken file."""

@@ -247,6 +247,11 @@ def without_loops(words: list, min_repeats: int) -> list:
     return kept
 
 
+def without_invented_words(words: list, audio: np.ndarray, sample_rate: int, asr_cfg: dict) -> list:
+    """`words`, PII marked, as the pipeline ships and speaks them: less an unsure tail, then a loop's repeats."""
+    return without_loops(without_unsure_tail(words, audio, sample_rate, asr_cfg), asr_cfg["loop_min_repeats"])
+
+
 def without_unsure_tail(words: list, audio: np.ndarray, sample_rate: int, asr_cfg: dict) -> list:
     """`words` less their tail from the first word (after the record's first) of probability under
     asr.unsure_tail_probability that starts in the record's last asr.unsure_tail_s seconds over audio at least

@@ -96,15 +96,18 @@ def spoken_words(tokens: list) -> set:
     return words
 
 
+@lru_cache(maxsize=65536)
+def _scheme_entry(word: str) -> str | None:
+    """The dictionary's entry for a word as Festival reads it, ("word" syllables); None where it has none."""
+    pronunciation = pronunciations().get(word)
+    syls = syllables(pronunciation) if pronunciation and '"' not in word and "\\" not in word else None
+    if not syls:
+        return None
+    return f'("{word}" (' + " ".join(f"(({' '.join(phones)}) {stress})" for phones, stress in syls) + "))"
+
+
 def scheme_entries(tokens: list) -> str:
     """The dictionary's entries for the tokens' words as a quoted Scheme list (("word" syllables) ...), for
     Festival to consult before its letter-to-sound rules."""
-    known = pronunciations()
-    entries = []
-    for word in sorted(spoken_words(tokens)):
-        if word in known and '"' not in word and "\\" not in word:
-            syls = syllables(known[word])
-            if syls:
-                body = " ".join(f"(({' '.join(phones)}) {stress})" for phones, stress in syls)
-                entries.append(f'("{word}" ({body}))')
-    return "'(" + " ".join(entries) + ")"
+    entries = (_scheme_entry(word) for word in sorted(spoken_words(tokens)))
+    return "'(" + " ".join(entry for entry in entries if entry) + ")"

@@ -21,7 +21,7 @@ from pipeline import config
 from pipeline.pii_set import readable, value_tokens
 from pipeline.report import machine_description, machine_line
 from transforms.asr import (WHISPER_RATE, load_whisper, pack_boundaries, pack_index, plain_whisper, transcribe,
-                            transcribe_pack, without_loops, without_unsure_tail)
+                            transcribe_pack, without_invented_words)
 from transforms.identity import Keyring
 from transforms.pii import PiiDetector, TextOperator, mark_words, redact_words
 from transforms.records import Rejected
@@ -121,7 +121,7 @@ def evaluate(labels: list[dict], folder: str, cfg: dict, language: str) -> dict:
         audio, words = audios[key], heard_first[key]
         started = time.perf_counter()
         marked = mark_words(words, detector.find_in_words([w.text for w in words]))
-        sure = without_loops(without_unsure_tail(marked, audio, rate, cfg["asr"]), cfg["asr"]["loop_min_repeats"])
+        sure = without_invented_words(marked, audio, rate, cfg["asr"])
         shipped_words = redact_words(sure, operator)
         shipped_text = " ".join(w.text for w in shipped_words)
         pii_s += time.perf_counter() - started

@@ -6,9 +6,9 @@ import os
 import sys
 
 from pipeline import config
-from pipeline.evaluation import divergence_line, publish
+from pipeline.evaluation import conversion_line, opening_lines, publish
 from pipeline.privacy_eval.metrics import interval_text
-from pipeline.report import machine_description, machine_line
+from pipeline.report import machine_description
 
 HELP = ("equal error rates of a speaker-verification attacker (ignorant, lazy-informed, semi-informed-lite) "
         "on speech anonymized by the pipeline's conversion, word error rate and pitch correlation")
@@ -44,14 +44,11 @@ def _percent(value: float) -> str:
 
 
 def report_lines(result: dict) -> list[str]:
-    lines = [f"attacker {result['attacker']}: {result['speakers']} speakers, {result['trial_clips']} trial clips "
-             f"({result['trial_audio_s']:.0f} s), {result['enrollment_clips_per_speaker']} enrollment clips each, "
-             f"pool {result['pool_speakers']} speakers / {result['pool_halves']} halves",
-             f"original speech EER           {_percent(result['original']['eer'])}"]
-    if "machine" in result:
-        lines.insert(0, machine_line(result["machine"]))
-    if "transcript_vs_listener" in result:
-        lines.append(divergence_line(result["transcript_vs_listener"]))
+    lines = opening_lines(result, f"attacker {result['attacker']}: {result['speakers']} speakers, "
+                                  f"{result['trial_clips']} trial clips ({result['trial_audio_s']:.0f} s), "
+                                  f"{result['enrollment_clips_per_speaker']} enrollment clips each, pool "
+                                  f"{result['pool_speakers']} speakers / {result['pool_halves']} halves",
+                          f"original speech EER           {_percent(result['original']['eer'])}")
     for mode, f in result["modes"].items():
         lines.append(f"mode {mode} ({result['secrets']} pairs of secrets, scores pooled; per pair in brackets; "
                      f"95 % interval over resampled pairs and trial clips in parentheses):")
@@ -76,9 +73,7 @@ def report_lines(result: dict) -> list[str]:
                          f"{interval_text(f, 'wer_vs_spoken_transcript')}; normalised "
                          f"{_percent(f['wer_vs_spoken_transcript_normalised']).strip()}"
                          f"{interval_text(f, 'wer_vs_spoken_transcript_normalised')}")
-        lines += [f"  pitch correlation           {f['pitch_correlation']:.3f}",
-                  f"  conversion                  {f['conversion_cpu_s_per_audio_s']:.4f} CPU s per audio s "
-                  f"({f['conversion_times_faster_than_real_time']:.0f}x faster than real time on one core)"]
+        lines += [f"  pitch correlation           {f['pitch_correlation']:.3f}", conversion_line(f)]
     return lines
 
 

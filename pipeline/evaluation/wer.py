@@ -5,9 +5,9 @@ import os
 import sys
 
 from pipeline import config
-from pipeline.evaluation import divergence_line, publish
+from pipeline.evaluation import conversion_line, opening_lines, publish
 from pipeline.privacy_eval.metrics import interval_text
-from pipeline.report import machine_description, machine_line
+from pipeline.report import machine_description
 
 HELP = ("word error rate of the pipeline's voice conversion on any folder of speech (Whisper's reading of the "
         "converted clips against its reading of the originals)")
@@ -35,13 +35,10 @@ def _percent(value: float) -> str:
 
 
 def report_lines(result: dict) -> list[str]:
-    lines = [f"{result['clips']} clips of {result['speakers']} speakers ({result['audio_s']:.0f} s, "
-             f"{result['reference_words']} words in the listener's reading of the originals), "
-             f"{result['secrets']} secret(s); 95 % intervals over resampled secrets and clips in parentheses"]
-    if "machine" in result:
-        lines.insert(0, machine_line(result["machine"]))
-    if "transcript_vs_listener" in result:
-        lines.append(divergence_line(result["transcript_vs_listener"]))
+    lines = opening_lines(result, f"{result['clips']} clips of {result['speakers']} speakers "
+                                  f"({result['audio_s']:.0f} s, {result['reference_words']} words in the listener's "
+                                  f"reading of the originals), {result['secrets']} secret(s); 95 % intervals over "
+                                  f"resampled secrets and clips in parentheses")
     for mode, f in result["modes"].items():
         lines.append(f"mode {mode}:")
         for name, label in (("wer_vs_original_transcript", "WER vs original transcript"),
@@ -49,8 +46,7 @@ def report_lines(result: dict) -> list[str]:
             if name in f:
                 lines.append(f"  {label:<27} {_percent(f[name])}{interval_text(f, name)}; normalised "
                              f"{_percent(f[name + '_normalised'])}{interval_text(f, name + '_normalised')}")
-        lines.append(f"  conversion                  {f['conversion_cpu_s_per_audio_s']:.4f} CPU s per audio s "
-                     f"({f['conversion_times_faster_than_real_time']:.0f}x faster than real time on one core)")
+        lines.append(conversion_line(f))
     return lines
 
 

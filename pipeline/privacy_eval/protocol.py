@@ -332,10 +332,9 @@ def word_reader(voice_cfg: dict, asr_cfg: dict, readings: Readings):
     settings, less an unsure tail and a loop's repeats), or nothing when the conversion does not use them."""
     if not speaks_transcript(voice_cfg):
         return lambda audio: []
-    from transforms.asr import WHISPER_RATE, without_loops, without_unsure_tail
+    from transforms.asr import WHISPER_RATE, without_invented_words
 
-    return lambda audio: without_loops(without_unsure_tail(readings.words(audio, asr_cfg), audio, WHISPER_RATE,
-                                                           asr_cfg), asr_cfg["loop_min_repeats"])
+    return lambda audio: without_invented_words(readings.words(audio, asr_cfg), audio, WHISPER_RATE, asr_cfg)
 
 
 def listener(readings: Readings, asr_cfg: dict):

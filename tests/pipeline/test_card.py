@@ -65,11 +65,12 @@ def test_the_voice_line_says_whether_the_audio_is_synthetic_or_the_speakers_own(
 
 
 def test_the_card_says_when_an_unsure_tail_of_the_transcripts_was_dropped(cfg):
-    from pipeline.card import _tail_line
+    from pipeline.card import _dropped_words_line
 
-    line = _tail_line(cfg["asr"])
+    line = _dropped_words_line(cfg["asr"])
     assert "probability under 0.15 in a record's last 1.5 s" in line and "unless that tail held PII" in line
     assert "at least 12.0 dB below the record's speech level" in line
     assert "wrote 5 times or more in a row (a repetition loop) was kept once" in line
-    assert _tail_line(dict(cfg["asr"], unsure_tail_s=0.0, loop_min_repeats=0)) == "Every word the ASR wrote was kept."
-    assert "unless that tail" not in _tail_line(dict(cfg["asr"], unsure_tail_s=0.0))
+    nothing_dropped = dict(cfg["asr"], unsure_tail_s=0.0, loop_min_repeats=0)
+    assert _dropped_words_line(nothing_dropped) == "Every word the ASR wrote was kept."
+    assert "unless that tail" not in _dropped_words_line(dict(cfg["asr"], unsure_tail_s=0.0))

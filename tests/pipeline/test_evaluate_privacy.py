@@ -11,7 +11,7 @@ from pipeline.privacy_eval.attackers import AttackerUnavailable, load_attacker
 from pipeline.privacy_eval.corpus import pool_clips, speaker_clips, split_enrollment
 from pipeline.privacy_eval.metrics import (Lda, bootstrap_interval, equal_error_rate, pitch_correlation,
                                            word_error_counts, word_error_rate)
-from tests.conftest import write_wav
+from tests.conftest import write_clip_folders, write_wav
 
 
 def test_equal_error_rate_is_zero_when_separated_and_half_when_indistinguishable():
@@ -160,12 +160,7 @@ def test_lda_removes_a_nuisance_direction_the_speakers_do_not_differ_in():
 
 
 def test_trial_listing_splits_enrollment_and_reads_pool_speakers_from_names(tmp_path):
-    silence = np.zeros(1600, np.float32) + 0.01
-    for speaker in ("s1", "s2"):
-        for i in range(4):
-            write_wav(str(tmp_path / "set" / speaker / f"{i}.wav"), silence)
-    for name in ("19-198-0001.flac", "26-495-0003.flac"):
-        write_wav(str(tmp_path / "pool" / name.replace(".flac", ".wav")), silence)
+    write_clip_folders(tmp_path, ("s1", "s2"), 4)
     enrollment, trials = split_enrollment(speaker_clips([str(tmp_path / "set")], per_speaker=3), enroll=2)
     assert {s: len(c) for s, c in enrollment.items()} == {"set/s1": 2, "set/s2": 2}
     assert [s for s, _ in trials] == ["set/s1", "set/s2"]

@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.privacy_eval.corpus import listed_clips
 from pipeline.privacy_eval.protocol import word_error_figures
-from tests.conftest import write_wav
+from tests.conftest import write_clip_folders, write_wav
 
 
 def test_word_error_figures_pool_the_secrets_against_each_reference():
@@ -29,12 +29,7 @@ def test_word_error_figures_pool_the_secrets_against_each_reference():
 
 
 def test_listed_clips_name_speakers_by_folder_or_librispeech_name_and_spread_a_subset(tmp_path):
-    quiet = np.zeros(1600, np.float32) + 0.01
-    for speaker in ("p1", "p2"):
-        for i in range(3):
-            write_wav(str(tmp_path / "set" / speaker / f"{i}.wav"), quiet)
-    for name in ("19-198-0001.wav", "26-495-0003.wav"):
-        write_wav(str(tmp_path / "pool" / name), quiet)
+    write_clip_folders(tmp_path, ("p1", "p2"), 3)
     clips = listed_clips([str(tmp_path / "set"), str(tmp_path / "pool")])
     assert [c.speaker for c in clips] == ["p1"] * 3 + ["p2"] * 3 + ["19", "26"]
     subset = listed_clips([str(tmp_path / "set"), str(tmp_path / "pool")], limit=3)
