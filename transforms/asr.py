@@ -232,9 +232,10 @@ def without_loops(words: list, min_repeats: int) -> list:
     kept, i = [], 0
     while i < len(words):
         for unit in LOOP_UNIT_WORDS:
+            # A unit cut short by the end of the words never equals a slice past it, so no bound is needed.
+            said = plain[i:i + unit]
             repeats = 1
-            while plain[i + repeats * unit:i + (repeats + 1) * unit] == plain[i:i + unit] and \
-                    i + (repeats + 1) * unit <= len(words):
+            while plain[i + repeats * unit:i + (repeats + 1) * unit] == said:
                 repeats += 1
             end = i + repeats * unit
             if plain[i] and repeats >= min_repeats and not any(w.pii for w in words[i:end]):
